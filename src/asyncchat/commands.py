@@ -1,0 +1,150 @@
+"""Parse what a registered user typed into one command.
+
+Message text leaves here already sanitised; names are passed on raw, because
+a name with a control character must be refused, not silently cleaned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .names import looks_like_name
+from .sanitize import sanitize
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """The line was understood but cannot be carried out; `problem` says why."""
+
+    problem: str
+
+
+Command = Say | Act | Whisper | Reply | Who | Nick | Ping | Help | Quit | Unknown | Malformed
+
+_ADDRESSED = re.compile(r"([^\s:]+):(.*)", re.DOTALL)
+_FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
+_EMPTY_AFTER_CLEANING = "nothing left to send after removing control characters"
+_ALIASES = {"r": "reply", "names": "who", "users": "who"}
+
+
+def _text(text: str, usage: str) -> str | Malformed:
+    if not text.strip():
+        return Malformed(usage)
+    clean = sanitize(text).strip()
+    return clean if clean else Malformed(_EMPTY_AFTER_CLEANING)
+
+
+def _whisper(target: str, text: str) -> Command:
+    clean = _text(text, f"nothing to send: type '{sanitize(target)}: your message'")
+    return clean if isinstance(clean, Malformed) else Whisper(target, clean)
+
+
+def parse_command(line: str) -> Command | None:
+    """Return the command a line asks for, or None for a blank line."""
+    line = line.strip()
+    if not line:
+        return None
+    if line.startswith("//"):
+        return _say(line[1:])
+    if line.startswith("/"):
+        return _slash_command(line)
+    clean = sanitize(line).strip()
+    if not clean:
+        return Malformed(_EMPTY_AFTER_CLEANING)
+    addressed = _ADDRESSED.match(clean)
+    if addressed and looks_like_name(addressed[1]) and not addressed[2].lstrip().startswith("//"):
+        return _whisper(addressed[1], addressed[2])
+    return Say(clean)
+
+
+def _split_word(text: str) -> tuple[str, str]:
+    match = _FIRST_WORD.match(text)
+    assert match is not None
+    return match[1], match[2].strip()
+
+
+def _say(text: str) -> Command:
+    clean = _text(text, "nothing to send")
+    return clean if isinstance(clean, Malformed) else Say(clean)
+
+
+def _slash_command(line: str) -> Command:
+    word, rest = _split_word(line[1:])
+    name = word.lower()
+    name = _ALIASES.get(name, name)
+    if name == "msg":
+        target, text = _split_word(rest)
+        if not target or not text:
+            return Malformed("usage: /msg NAME message")
+        return _whisper(target, text)
+    if name == "reply":
+        clean = _text(rest, "usage: /reply message")
+        return clean if isinstance(clean, Malformed) else Reply(clean)
+    if name == "me":
+        clean = _text(rest, "usage: /me does something")
+        return clean if isinstance(clean, Malformed) else Act(clean)
+    if name == "all":
+        return _say(rest) if rest else Malformed("usage: /all message")
+    if name == "who":
+        return Who()
+    if name == "nick":
+        return Nick(rest) if rest else Malformed("usage: /nick NEWNAME")
+    if name == "ping":
+        return Ping(sanitize(rest).strip())
+    if name == "help":
+        return Help()
+    if name == "quit":
+        return Quit(sanitize(rest).strip() or None)
+    return Unknown("/" + sanitize(word))

@@ -1,0 +1,142 @@
+"""What the hub decides should reach people, before any wire format.
+
+The line protocol renders these in `render`; other front ends (IRC,
+WebSocket) can render the same events their own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class LeaveReason(Enum):
+    QUIT = "quit"
+    CLOSED = "connection closed"
+    RESET = "connection reset"
+    TOO_SLOW = "too slow"
+    SHUTDOWN = "server shutting down"
+
+
+class ErrorCode(Enum):
+    LINE_TOO_LONG = "line-too-long"
+    INVALID_UTF8 = "invalid-utf8"
+    BAD_NAME = "bad-name"
+    NAME_TAKEN = "name-taken"
+    NO_SUCH_USER = "no-such-user"
+    SELF_MESSAGE = "self-message"
+    NO_REPLY_TARGET = "no-reply-target"
+    UNKNOWN_COMMAND = "unknown-command"
+    BAD_COMMAND = "bad-command"
+    SERVER_FULL = "server-full"
+    REGISTER_TIMEOUT = "register-timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AskName:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    name: str
+    online: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    name: str
+    reason: LeaveReason
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Public:
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateSent:
+    recipient: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Online:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpText:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShuttingDown:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    code: ErrorCode
+    text: str
+
+
+Event = (
+    Welcome
+    | AskName
+    | Hello
+    | Joined
+    | Left
+    | Public
+    | Action
+    | Private
+    | PrivateSent
+    | Online
+    | Renamed
+    | Pong
+    | HelpText
+    | Bye
+    | ShuttingDown
+    | Error
+)

@@ -1,0 +1,265 @@
+"""Routing decisions: a frame from one session in, deliveries to sessions out.
+
+No sockets and no event loop: the edge feeds frames and dispatches the
+returned deliveries, in order, before it calls the hub again (targets are
+live views of the registry).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Generic
+
+from . import commands as cmd
+from .config import ServerConfig
+from .events import (
+    Action,
+    AskName,
+    Bye,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    HelpText,
+    Joined,
+    LeaveReason,
+    Left,
+    Online,
+    Pong,
+    Private,
+    PrivateSent,
+    Public,
+    Renamed,
+    ShuttingDown,
+    Welcome,
+)
+from .framing import Frame, InvalidUtf8, Line, LineTooLong
+from .names import RESERVED, InvalidName, looks_like_name, name_key, parse_name
+from .registry import P, Registry, Session, State
+from .sanitize import escape_forbidden
+
+LOBBY = "lobby"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[P]):
+    """Send `event` to every session in `targets` except `exclude`."""
+
+    event: Event
+    targets: Collection[Session[P]]
+    exclude: Session[P] | None = None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A user's raw input, quotable in an error: control characters made visible."""
+    visible = escape_forbidden(text)
+    return visible if len(visible) <= limit else visible[: limit - 1] + "…"
+
+
+class Hub(Generic[P]):
+    """Everything the server decides, for all connections at once."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._registry: Registry[P] = Registry()
+        self._sessions: dict[Session[P], None] = {}
+
+    @property
+    def connections(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def online(self) -> int:
+        return len(self._registry)
+
+    def connect(self, peer: P) -> tuple[Session[P], list[Delivery[P]]]:
+        """A new connection; a full server refuses it (the session is born GONE)."""
+        session = Session(peer)
+        if len(self._sessions) >= self._config.max_clients:
+            session.state = State.GONE
+            log.warning("refused a connection: server is full (%d)", self._config.max_clients)
+            return session, [self._to(session, Error(ErrorCode.SERVER_FULL, "server is full"))]
+        self._sessions[session] = None
+        return session, [self._to(session, Welcome())]
+
+    def receive(self, session: Session[P], frame: Frame) -> list[Delivery[P]]:
+        if session.state is State.GONE:
+            return []
+        if isinstance(frame, LineTooLong):
+            return self._refuse_frame(
+                session,
+                f"line too long (the limit is {frame.limit} bytes); it was not sent",
+                ErrorCode.LINE_TOO_LONG,
+            )
+        if isinstance(frame, InvalidUtf8):
+            return self._refuse_frame(
+                session, "that line was not valid UTF-8; it was not sent", ErrorCode.INVALID_UTF8
+            )
+        if session.state is State.NAMING:
+            return self._register(session, frame)
+        command = cmd.parse_command(frame.text)
+        return [] if command is None else self._execute(session, command)
+
+    def expire(self, session: Session[P]) -> list[Delivery[P]]:
+        """Registration time ran out; a named session is not affected."""
+        if session.state is not State.NAMING:
+            return []
+        self._forget(session)
+        seconds = f"{self._config.register_timeout:g}"
+        log.info("closed a connection that gave no name within %s s", seconds)
+        text = f"no name given within {seconds} seconds; goodbye"
+        return [self._to(session, Error(ErrorCode.REGISTER_TIMEOUT, text))]
+
+    def leave(
+        self, session: Session[P], reason: LeaveReason, message: str | None = None
+    ) -> list[Delivery[P]]:
+        """The connection is gone (or going); tell the room."""
+        was_named = session.state is State.CHATTING
+        self._forget(session)
+        if not was_named:
+            return []
+        log.info("%s left (%s)", session.name, reason.value)
+        return [Delivery(Left(session.name, reason, message), self._registry.members(session.room))]
+
+    def shutdown(self) -> list[Delivery[P]]:
+        """Tell every connection, named or not, and forget them all.
+
+        No per-user `left` lines: everyone leaves at the same moment, and
+        N² such lines would hold up the exit of a big server.
+        """
+        everyone = tuple(self._sessions)
+        log.info("shutting down: closing %d connections", len(everyone))
+        for session in everyone:
+            self._forget(session)
+        return [Delivery(ShuttingDown(), everyone)]
+
+    def _forget(self, session: Session[P]) -> None:
+        if session.state is State.CHATTING:
+            self._registry.remove(session)
+        if session.state is not State.GONE:
+            del self._sessions[session]
+        session.state = State.GONE
+
+    @staticmethod
+    def _to(session: Session[P], event: Event) -> Delivery[P]:
+        return Delivery(event, (session,))
+
+    def _refuse_frame(self, session: Session[P], text: str, code: ErrorCode) -> list[Delivery[P]]:
+        deliveries = [self._to(session, Error(code, text))]
+        if session.state is State.NAMING:
+            deliveries.append(self._to(session, AskName()))
+        return deliveries
+
+    def _register(self, session: Session[P], frame: Line) -> list[Delivery[P]]:
+        wanted = frame.text.strip()
+        if not wanted:
+            return []
+        try:
+            name = parse_name(wanted)
+        except InvalidName as problem:
+            return self._refuse_name(session, f"'{_shown(wanted)}' is not a valid name: {problem}")
+        if self._registry.get(name.key) is not None:
+            return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
+        self._registry.add(session, name, LOBBY)
+        session.state = State.CHATTING
+        members = self._registry.members(LOBBY)
+        log.info("%s joined (%d online)", name.display, len(self._registry))
+        return [
+            self._to(session, Hello(name.display, self._registry.names(LOBBY))),
+            Delivery(Joined(name.display, len(members)), members, session),
+        ]
+
+    def _refuse_name(
+        self, session: Session[P], text: str, *, taken: bool = False
+    ) -> list[Delivery[P]]:
+        code = ErrorCode.NAME_TAKEN if taken else ErrorCode.BAD_NAME
+        return [self._to(session, Error(code, text)), self._to(session, AskName())]
+
+    def _execute(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
+        match command:
+            case cmd.Say(text):
+                return [Delivery(Public(session.name, text), self._room(session), session)]
+            case cmd.Act(text):
+                return [Delivery(Action(session.name, text), self._room(session), session)]
+            case cmd.Whisper(target, text):
+                return self._whisper(session, target, text)
+            case cmd.Reply(text):
+                return self._reply(session, text)
+            case cmd.Who():
+                return [self._to(session, Online(self._registry.names(session.room)))]
+            case cmd.Nick(wanted):
+                return self._rename(session, wanted)
+            case cmd.Ping(token):
+                return [self._to(session, Pong(token))]
+            case cmd.Help():
+                return [self._to(session, HelpText())]
+            case cmd.Quit(reason):
+                bye = self._to(session, Bye(session.name))
+                return [bye, *self.leave(session, LeaveReason.QUIT, reason)]
+            case cmd.Unknown(word):
+                text = f"unknown command '{_shown(word)}' (try /help)"
+                return [self._error(session, ErrorCode.UNKNOWN_COMMAND, text)]
+            case cmd.Malformed(problem):
+                return [self._error(session, ErrorCode.BAD_COMMAND, problem)]
+        raise TypeError(f"unhandled command {command!r}")
+
+    def _room(self, session: Session[P]) -> Collection[Session[P]]:
+        return self._registry.members(session.room)
+
+    def _error(self, session: Session[P], code: ErrorCode, text: str) -> Delivery[P]:
+        return self._to(session, Error(code, text))
+
+    def _whisper(self, session: Session[P], target: str, text: str) -> list[Delivery[P]]:
+        if not looks_like_name(target):
+            problem = f"'{_shown(target)}' is not a valid name; nothing was sent"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        key = name_key(target)
+        recipient = self._registry.get(key)
+        if recipient is None:
+            problem = f"no one called '{_shown(target)}' is online; nothing was sent"
+            if key in RESERVED:
+                problem += " (to write to everyone, just type the message, or use /all)"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        return self._deliver_private(session, recipient, text)
+
+    def _reply(self, session: Session[P], text: str) -> list[Delivery[P]]:
+        recipient = session.reply_to
+        if recipient is None:
+            problem = "no one has sent you a private message yet; nothing was sent"
+            return [self._error(session, ErrorCode.NO_REPLY_TARGET, problem)]
+        if recipient.state is not State.CHATTING:
+            problem = f"{recipient.name} has left; nothing was sent"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        return self._deliver_private(session, recipient, text)
+
+    def _deliver_private(
+        self, session: Session[P], recipient: Session[P], text: str
+    ) -> list[Delivery[P]]:
+        if recipient is session:
+            problem = "you cannot send a private message to yourself"
+            return [self._error(session, ErrorCode.SELF_MESSAGE, problem)]
+        recipient.reply_to = session
+        return [
+            self._to(recipient, Private(session.name, text)),
+            self._to(session, PrivateSent(recipient.name, text)),
+        ]
+
+    def _rename(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        try:
+            name = parse_name(wanted)
+        except InvalidName as problem:
+            text = f"'{_shown(wanted)}' is not a valid name: {problem}"
+            return [self._error(session, ErrorCode.BAD_NAME, text)]
+        if name.display == session.name:
+            return [self._error(session, ErrorCode.BAD_NAME, f"you are already {name.display}")]
+        holder = self._registry.get(name.key)
+        if holder is not None and holder is not session:
+            text = f"the name '{name.display}' is taken"
+            return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+        old = session.name
+        self._registry.rename(session, name)
+        log.info("%s is now %s", old, name.display)
+        return [Delivery(Renamed(old, name.display), self._room(session))]
