@@ -1,10 +1,12 @@
+from collections.abc import Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asyncchat.framing import InvalidUtf8, Line, LineDecoder, LineTooLong, TelnetFilter
+from asyncchat.framing import Frame, InvalidUtf8, Line, LineDecoder, LineTooLong, TelnetFilter
 
 
-def lines(frames: list[object]) -> list[str]:
+def lines(frames: Sequence[Frame]) -> list[str]:
     return [f.text for f in frames if isinstance(f, Line)]
 
 
@@ -86,8 +88,10 @@ def test_any_bytes_never_raise_nor_yield_a_line_over_the_limit(
                 assert "\n" not in frame.text
 
 
-@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\n"), max_size=20), max_size=10),
-       st.data())
+@given(
+    st.lists(st.text(alphabet=st.characters(exclude_characters="\n"), max_size=20), max_size=10),
+    st.data(),
+)
 def test_lines_come_out_as_sent_however_the_stream_is_cut(
     sent: list[str], data: st.DataObject
 ) -> None:

@@ -80,7 +80,8 @@ def test_a_taken_name_is_refused_and_asked_again(room: Room, wanted: str) -> Non
     [(who, error), (_, again)] = room.say("new", wanted)
     assert who == "new"
     assert error == f"*** error: the name '{unicodedata.normalize('NFKC', wanted)}' is taken"
-    assert again.startswith("*** ") and "name" in again
+    assert again.startswith("*** ")
+    assert "name" in again
     assert room.sessions["new"].state is State.NAMING
 
 
@@ -96,8 +97,10 @@ def test_an_invalid_name_is_refused_with_the_reason_and_visible_controls() -> No
 
 
 def test_public_lines_reach_everyone_else(room: Room) -> None:
-    assert room.say("John", "hello all") == [("Alice", "<John> hello all"),
-                                             ("Bob", "<John> hello all")]
+    assert room.say("John", "hello all") == [
+        ("Alice", "<John> hello all"),
+        ("Bob", "<John> hello all"),
+    ]
 
 
 def test_private_lines_reach_one_and_confirm(room: Room) -> None:
@@ -135,7 +138,8 @@ def test_a_typo_in_a_name_is_an_error_and_delivers_nothing(room: Room) -> None:
 
 def test_all_colon_is_not_public_but_says_how(room: Room) -> None:
     [(who, error)] = room.say("John", "all: hi")
-    assert who == "John" and "use /all" in error
+    assert who == "John"
+    assert "use /all" in error
 
 
 def test_no_private_messages_to_oneself(room: Room) -> None:

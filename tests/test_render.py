@@ -32,8 +32,10 @@ from asyncchat.render import encode, render
         (Private("Alice", "psst"), "*Alice* psst"),
         (PrivateSent("Bob", "psst"), "-> *Bob* psst"),
         (Welcome(), "*** Welcome to asyncchat! What is your name?"),
-        (Hello("John", ("Alice", "Bob", "John")),
-         "*** Hello John! Online (3): Alice, Bob, John. Type /help for commands."),
+        (
+            Hello("John", ("Alice", "Bob", "John")),
+            "*** Hello John! Online (3): Alice, Bob, John. Type /help for commands.",
+        ),
         (Joined("John", 3), "*** John joined (3 online)"),
         (Left("John", LeaveReason.QUIT), "*** John left"),
         (Left("John", LeaveReason.QUIT, "bye all"), "*** John left (quit: bye all)"),
@@ -54,14 +56,25 @@ def test_each_event_has_its_line(event: Event, line: str) -> None:
 
 def test_the_name_question_again_mentions_name() -> None:
     [line] = render(AskName())
-    assert line.startswith("*** ") and "name" in line
+    assert line.startswith("*** ")
+    assert "name" in line
 
 
 def test_help_is_one_notice_line_per_command() -> None:
     lines = render(HelpText())
     assert all(line.startswith("*** ") for line in lines)
-    for command in ("/msg", "/reply", "/me", "/all", "//", "/who", "/nick", "/ping", "/help",
-                    "/quit"):
+    for command in (
+        "/msg",
+        "/reply",
+        "/me",
+        "/all",
+        "//",
+        "/who",
+        "/nick",
+        "/ping",
+        "/help",
+        "/quit",
+    ):
         assert any(command in line for line in lines), command
 
 

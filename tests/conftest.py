@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from support import StartServer
+
+from asyncchat.config import ServerConfig
+from asyncchat.server import ChatServer
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[StartServer]:
+    """Start real servers on free loopback ports; shut them all down afterwards."""
+    servers: list[ChatServer] = []
+
+    async def start(**settings: Any) -> ChatServer:
+        server = ChatServer(ServerConfig(port=0, **settings))
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> ChatServer:
+    return await start_server()
