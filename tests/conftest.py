@@ -15,8 +15,8 @@ async def start_server() -> AsyncIterator[StartServer]:
     """Start real servers on free loopback ports; shut them all down afterwards."""
     servers: list[ChatServer] = []
 
-    async def start(**settings: Any) -> ChatServer:
-        server = ChatServer(ServerConfig(port=0, **settings))
+    async def start(shutdown_grace: float = 4.0, **settings: Any) -> ChatServer:
+        server = ChatServer(ServerConfig(port=0, **settings), shutdown_grace=shutdown_grace)
         await server.start()
         servers.append(server)
         return server

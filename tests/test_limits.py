@@ -99,3 +99,31 @@ async def test_200_clients_registering_at_once(server: ChatServer) -> None:
     clients[0].send("hello everyone")
     for client in clients[1:]:
         await client.until(lambda line: line == "<user0> hello everyone")
+
+
+async def test_shutdown_cuts_off_a_client_that_will_not_take_its_output(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(rate=0, max_sendq=8 * 1024 * 1024, shutdown_grace=0.5)
+    sender = await Client.join(server.port, "Sender")
+    stuck = await Client.connect(server.port, rcvbuf=4096)
+    await stuck.line()
+    stuck.send("Stuck")
+    await sender.line()
+    stuck.stop_reading()
+    session = server.hub.find("stuck")
+    assert session is not None
+    transport = session.peer.writer.transport
+    sent = 0
+    while transport.get_write_buffer_size() == 0 and sent < 20_000:
+        sender.send(*(f"{sent + i} " + "x" * 1000 for i in range(100)))
+        sent += 100
+        await sender.quiet()
+    assert transport.get_write_buffer_size() > 0, "could not back up the stuck client"
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await server.shutdown()
+    assert loop.time() - started < 1.5
+    assert await sender.closed() == b"*** server is shutting down\r\n"
+    assert transport.is_closing()

@@ -75,6 +75,10 @@ class Hub(Generic[P]):
     def online(self) -> int:
         return len(self._registry)
 
+    def find(self, name: str) -> Session[P] | None:
+        """The session online under this name (compared without case), if any."""
+        return self._registry.get(name_key(name))
+
     def connect(self, peer: P) -> tuple[Session[P], list[Delivery[P]]]:
         """A new connection; a full server refuses it (the session is born GONE)."""
         session = Session(peer)

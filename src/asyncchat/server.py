@@ -73,8 +73,9 @@ def dispatch(deliveries: Iterable[Delivery[Connection]]) -> None:
 
 
 class ChatServer:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, *, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
         self.config = config
+        self._shutdown_grace = shutdown_grace
         self.hub: Hub[Connection] = Hub(config)
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -157,7 +158,7 @@ class ChatServer:
             conn.finish()
         handlers = set(self._handlers)
         if handlers:
-            _, stuck = await asyncio.wait(handlers, timeout=SHUTDOWN_GRACE)
+            _, stuck = await asyncio.wait(handlers, timeout=self._shutdown_grace)
             for conn in list(self._connections):
                 conn.cut(LeaveReason.SHUTDOWN)
             if stuck:
