@@ -40,10 +40,11 @@ class Connection:
         self.cut_reason: LeaveReason | None = None
 
     def send(self, data: bytes) -> None:
-        if self.closing:
+        transport = self.writer.transport
+        if self.closing or transport.is_closing():
             return
-        self.writer.write(data)
-        if self.writer.transport.get_write_buffer_size() > self._max_sendq:
+        transport.write(data)
+        if transport.get_write_buffer_size() > self._max_sendq:
             self.cut(LeaveReason.TOO_SLOW)
 
     def cut(self, reason: LeaveReason) -> None:
