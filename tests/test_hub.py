@@ -13,7 +13,7 @@ from asyncchat.events import LeaveReason
 from asyncchat.framing import InvalidUtf8, Line, LineTooLong
 from asyncchat.hub import Delivery, Hub
 from asyncchat.registry import Session, State
-from asyncchat.render import render
+from asyncchat.wire import render
 
 Said = list[tuple[str, str]]
 

@@ -30,6 +30,7 @@ class ErrorCode(Enum):
     BAD_COMMAND = "bad-command"
     SERVER_FULL = "server-full"
     REGISTER_TIMEOUT = "register-timeout"
+    UNSPECIFIED = "unspecified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,13 @@ class ShuttingDown:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Any other server notice, e.g. a line of /help, as read back by a client."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     code: ErrorCode
     text: str
@@ -138,5 +146,6 @@ Event = (
     | HelpText
     | Bye
     | ShuttingDown
+    | Notice
     | Error
 )

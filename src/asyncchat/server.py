@@ -19,7 +19,7 @@ from .framing import LineDecoder
 from .hub import Delivery, Hub
 from .ratelimit import TokenBucket
 from .registry import Session, State
-from .render import encode
+from .wire import encode
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asyncchat.events import (
     Action,
@@ -12,6 +14,7 @@ from asyncchat.events import (
     Joined,
     LeaveReason,
     Left,
+    Notice,
     Online,
     Pong,
     Private,
@@ -21,7 +24,8 @@ from asyncchat.events import (
     ShuttingDown,
     Welcome,
 )
-from asyncchat.render import encode, render
+from asyncchat.sanitize import sanitize
+from asyncchat.wire import encode, parse, render
 
 
 @pytest.mark.parametrize(
@@ -81,3 +85,66 @@ def test_help_is_one_notice_line_per_command() -> None:
 def test_encoded_lines_end_in_crlf_and_are_utf8() -> None:
     assert encode(Public("Zoë", "hï")) == "<Zoë> hï\r\n".encode()
     assert encode(HelpText()).count(b"\r\n") == len(render(HelpText()))
+
+
+# --- reading lines back (what clients do) --------------------------------
+
+names = st.from_regex(r"[A-Za-z][A-Za-z0-9_.\-]{0,23}", fullmatch=True)
+texts = st.text(min_size=1).map(sanitize).filter(lambda t: t != "")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Public("Alice", "hi"),
+        Action("Alice", "waves"),
+        Private("Alice", "psst"),
+        PrivateSent("Bob", "psst"),
+        Welcome(),
+        AskName(),
+        Hello("John", ("Alice", "Bob", "John")),
+        Hello("J.R.", ("A.", "J.R.")),
+        Joined("John", 3),
+        Left("John", LeaveReason.QUIT),
+        Left("John", LeaveReason.QUIT, "bye (for now)"),
+        Left("John", LeaveReason.TOO_SLOW),
+        Left("John", LeaveReason.RESET),
+        Online(("Alice", "bob")),
+        Renamed("John", "Johnny"),
+        Pong(""),
+        Pong("42 x"),
+        Bye("John"),
+        ShuttingDown(),
+        Notice("Commands:"),
+    ],
+)
+def test_lines_parse_back_to_their_event(event: Event) -> None:
+    [line] = render(event)
+    assert parse(line) == event
+
+
+def test_errors_parse_back_with_their_text() -> None:
+    assert parse("*** error: server is full") == Error(ErrorCode.UNSPECIFIED, "server is full")
+
+
+def test_a_line_without_a_known_prefix_is_none() -> None:
+    assert parse("hello") is None
+    assert parse("") is None
+
+
+def test_message_text_that_looks_like_a_prefix_stays_text() -> None:
+    assert parse("<Mallory> *** error: fake") == Public("Mallory", "*** error: fake")
+    assert parse("*Al* -> *Bob* x") == Private("Al", "-> *Bob* x")
+
+
+@given(names, texts, st.sampled_from([Public, Action, Private, PrivateSent]))
+def test_any_message_round_trips(name: str, text: str, kind: type[Public]) -> None:
+    event = kind(name, text)
+    [line] = render(event)
+    assert parse(line) == event
+
+
+@given(st.lists(names, min_size=1, max_size=8), names)
+def test_name_lists_round_trip(online: list[str], me: str) -> None:
+    assert parse(render(Hello(me, tuple(online)))[0]) == Hello(me, tuple(online))
+    assert parse(render(Online(tuple(online)))[0]) == Online(tuple(online))
