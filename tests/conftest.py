@@ -16,7 +16,8 @@ async def start_server() -> AsyncIterator[StartServer]:
     servers: list[ChatServer] = []
 
     async def start(shutdown_grace: float = 4.0, **settings: Any) -> ChatServer:
-        server = ChatServer(ServerConfig(port=0, **settings), shutdown_grace=shutdown_grace)
+        settings.setdefault("port", 0)
+        server = ChatServer(ServerConfig(**settings), shutdown_grace=shutdown_grace)
         await server.start()
         servers.append(server)
         return server

@@ -91,7 +91,7 @@ def test_any_bytes_never_raise_nor_yield_a_line_over_the_limit(
 @given(
     st.lists(
         st.text(
-            alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\n"), max_size=20
+            alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\n"), max_size=20
         ),
         max_size=10,
     ),

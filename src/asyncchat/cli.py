@@ -1,14 +1,15 @@
-"""Command line: `asyncchat serve` builds a ServerConfig and runs the daemon."""
+"""Command line: `asyncchat serve` runs the daemon, `asyncchat join NAME` the client."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__, loop
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from .config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
 
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,11 +71,51 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
 
 
+def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    join = commands.add_parser(
+        "join",
+        help="chat as NAME",
+        description=(
+            "Chat as NAME. On a terminal: a full-screen-safe prompt with colours, "
+            "history and Tab completion. With stdin piped: send its lines, print "
+            "what arrives, and exit when everything was handled."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    join.add_argument("name", metavar="NAME", help="the name to chat under")
+    join.add_argument("--host", default=DEFAULT_HOST, help="server address")
+    join.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port")
+    join.add_argument(
+        "--no-timestamps",
+        dest="timestamps",
+        action="store_false",
+        help="do not show the local time before each line",
+    )
+    join.add_argument(
+        "--no-color",
+        dest="color",
+        action="store_false",
+        help="no colours (also when the NO_COLOR environment variable is set)",
+    )
+    join.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_false",
+        help="exit (code 1) when the connection is lost instead of reconnecting",
+    )
+    join.add_argument(
+        "--stay",
+        action="store_true",
+        help="piped mode: keep printing what arrives after stdin ends (for bots)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asyncchat", description=__doc__)
     parser.add_argument("--version", action="version", version=f"asyncchat {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
+    _join_parser(commands)
     return parser
 
 
@@ -114,10 +155,38 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     return 0
 
 
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    return ClientConfig(
+        name=args.name,
+        host=args.host,
+        port=args.port,
+        timestamps=args.timestamps,
+        color=args.color and not os.environ.get("NO_COLOR"),
+        reconnect=args.reconnect,
+        stay=args.stay,
+    )
+
+
+def _run_client(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        config = client_config(args)
+    except ValueError as problem:
+        parser.error(str(problem))
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from .tui import run_interactive
+
+        return run_interactive(config)
+    from .client import run_piped
+
+    return run_piped(config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _run_server(parser, args)
+    if args.command == "join":
+        return _run_client(parser, args)
     parser.error(f"unknown command {args.command!r}")
     return 2

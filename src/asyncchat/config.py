@@ -38,3 +38,21 @@ class ServerConfig:
             problems.append("--burst must be at least 1 line")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    name: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    timestamps: bool = True
+    color: bool = True
+    reconnect: bool = True
+    stay: bool = False
+    reconnect_delay: float = 1.0
+    reconnect_max: float = 30.0
+    quit_timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port <= 65535:
+            raise ValueError("--port must be between 1 and 65535")

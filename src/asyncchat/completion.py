@@ -1,0 +1,41 @@
+"""What Tab completes, as a pure function of the text before the cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+COMMANDS = (
+    "/all",
+    "/help",
+    "/me",
+    "/msg",
+    "/names",
+    "/nick",
+    "/ping",
+    "/quit",
+    "/reply",
+    "/r",
+    "/users",
+    "/who",
+)
+_NAME_AFTER = ("/msg ", "/nick ")
+
+
+def completions(before_cursor: str, names: Iterable[str], me: str = "") -> list[str]:
+    """Replacements for the last word: commands, `/msg NAME`, or `NAME: ` at line start."""
+    others = [name for name in names if name.casefold() != me.casefold()]
+    if " " not in before_cursor:
+        word = before_cursor
+        if word.startswith("/"):
+            return [c for c in COMMANDS if c.startswith(word.lower())]
+        return [f"{name}: " for name in others if name.casefold().startswith(word.casefold())]
+    for command in _NAME_AFTER:
+        rest = before_cursor[len(command) :]
+        if before_cursor.lower().startswith(command) and " " not in rest:
+            return [name for name in others if name.casefold().startswith(rest.casefold())]
+    return []
+
+
+def word_start(before_cursor: str) -> int:
+    """How far back from the cursor the replaced word starts (a negative offset)."""
+    return -len(before_cursor.rsplit(" ", 1)[-1])

@@ -1,0 +1,39 @@
+"""The client's idea of who is around, kept current from server notices."""
+
+from __future__ import annotations
+
+from .events import Event, Hello, Joined, Left, Online, Renamed
+
+
+class Roster:
+    """Names in the current room (for completion) and the client's own name."""
+
+    __slots__ = ("_names", "me")
+
+    def __init__(self, me: str = "") -> None:
+        self.me = me
+        self._names: dict[str, str] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._names.values(), key=str.casefold)
+
+    def _reset(self, names: tuple[str, ...]) -> None:
+        self._names = {name.casefold(): name for name in names}
+
+    def apply(self, event: Event | None) -> None:
+        match event:
+            case Hello(me, online):
+                self.me = me
+                self._reset(online)
+            case Online(names):
+                self._reset(names)
+            case Joined(name, _):
+                self._names[name.casefold()] = name
+            case Left(name, _, _):
+                self._names.pop(name.casefold(), None)
+            case Renamed(old, new):
+                self._names.pop(old.casefold(), None)
+                self._names[new.casefold()] = new
+                if old.casefold() == self.me.casefold():
+                    self.me = new
