@@ -1,7 +1,7 @@
 import pytest
 
-from asyncchat.cli import build_parser, main, server_config
-from asyncchat.config import ServerConfig
+from asyncchat.cli import build_parser, client_config, main, server_config
+from asyncchat.config import ClientConfig, ServerConfig
 
 
 def test_defaults_match_the_contract() -> None:
@@ -85,3 +85,37 @@ def test_bad_values_are_refused_with_what_to_do(
         main(["serve", *flags])
     assert exit_.value.code == 2
     assert problem in capsys.readouterr().err
+
+
+def test_join_flags_reach_the_client_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    args = build_parser().parse_args(["join", "John"])
+    assert client_config(args) == ClientConfig(name="John")
+    args = build_parser().parse_args(
+        [
+            "join",
+            "Bot",
+            "--host",
+            "::1",
+            "--port",
+            "7",
+            "--no-timestamps",
+            "--no-color",
+            "--no-reconnect",
+            "--stay",
+        ]
+    )
+    assert client_config(args) == ClientConfig(
+        name="Bot",
+        host="::1",
+        port=7,
+        timestamps=False,
+        color=False,
+        reconnect=False,
+        stay=True,
+    )
+
+
+def test_no_color_in_the_environment_turns_colours_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not client_config(build_parser().parse_args(["join", "John"])).color

@@ -160,6 +160,8 @@ async def test_reconnects_after_the_server_restarts(start_server: StartServer) -
         await term.screen.wait_for("*** Bob joined (2 online)")
         term.type("back again\r")
         assert await bob.line() == "<John> back again"
+        term.type("\x1b[A\x1b[A\r")
+        assert await bob.line() == "<John> lost words"
 
 
 async def test_without_reconnect_a_lost_connection_exits_1(start_server: StartServer) -> None:
