@@ -2,11 +2,13 @@ import pytest
 
 from asyncchat.cli import build_parser, client_config, main, server_config
 from asyncchat.config import ClientConfig, ServerConfig
+from asyncchat.store import default_db_path
 
 
 def test_defaults_match_the_contract() -> None:
     config = server_config(build_parser().parse_args(["serve"]))
-    assert config == ServerConfig()
+    assert config == ServerConfig(db=str(default_db_path()))
+    assert (config.history, config.history_keep) == (20, 10_000)
     assert (config.host, config.port, config.max_line) == ("127.0.0.1", 51845, 2048)
     assert (config.max_clients, config.register_timeout) == (10_000, 30.0)
     assert (config.max_sendq, config.rate, config.burst) == (1024 * 1024, 10.0, 20)
@@ -32,6 +34,12 @@ def test_every_flag_reaches_the_config() -> None:
             "0",
             "--burst",
             "3",
+            "--db",
+            "/tmp/x.db",
+            "--history",
+            "5",
+            "--history-keep",
+            "50",
             "--log-level",
             "debug",
         ]
@@ -45,6 +53,9 @@ def test_every_flag_reaches_the_config() -> None:
         max_sendq=65536,
         rate=0,
         burst=3,
+        db="/tmp/x.db",
+        history=5,
+        history_keep=50,
         log_level="DEBUG",
     )
 
@@ -62,6 +73,8 @@ def test_help_explains_each_flag_with_its_default(capsys: pytest.CaptureFixture[
         ("--max-sendq", "1048576"),
         ("--rate", "10.0"),
         ("--burst", "20"),
+        ("--history", "20"),
+        ("--history-keep", "10000"),
         ("--log-level", "INFO"),
     ]:
         assert flag in text
@@ -76,6 +89,8 @@ def test_help_explains_each_flag_with_its_default(capsys: pytest.CaptureFixture[
         (["--register-timeout", "0"], "--register-timeout must be more than 0"),
         (["--max-sendq", "10"], "--max-sendq must be at least 4096"),
         (["--rate", "-1"], "--rate must be 0 (off) or more"),
+        (["--history", "-1"], "--history must be 0 (none) or more"),
+        (["--history-keep", "0"], "--history-keep must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_with_what_to_do(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from support import TIMEOUT, Client
@@ -34,6 +36,9 @@ class Daemon:
 
 @asynccontextmanager
 async def daemon(*flags: str) -> AsyncIterator[Daemon]:
+    """`asyncchat serve` on a free port; history in memory unless --db is given."""
+    if "--db" not in flags:
+        flags = ("--db", ":memory:", *flags)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -123,3 +128,85 @@ async def test_bad_flag_values_are_refused_with_the_reason() -> None:
     assert process.returncode == 2
     assert b"--max-line must be at least 64" in err
     assert b"--burst must be at least 1" in err
+
+
+async def history_after_restart(db: Path, kill: signal.Signals) -> list[str]:
+    """Say 30 lines, stop the daemon with `kill`, start it again, return the history shown."""
+    async with daemon("--db", str(db), "--rate", "0") as server:
+        port = int((await server.log_until(LISTENING.pattern))[2])
+        alice = await Client.join(port, "Alice")
+        bob = await Client.join(port, "Bob")
+        await alice.line()
+        alice.send(*(f"line {i}" for i in range(30)))
+        assert (await bob.lines(30))[-1] == "<Alice> line 29"
+        if kill is signal.SIGKILL:
+            # The documented crash window: what was accepted 100 ms ago is on disk.
+            await asyncio.sleep(0.1)
+        server.process.send_signal(kill)
+        await asyncio.wait_for(server.process.wait(), 5)
+    async with daemon("--db", str(db)) as server:
+        port = int((await server.log_until(LISTENING.pattern))[2])
+        carol = await Client.connect(port)
+        await carol.line()
+        carol.send("Carol")
+        lines = await carol.until(lambda line: line.startswith("*** End of recent"))
+        return [line.split("] ", 1)[1] for line in lines if line.startswith("*** [")]
+
+
+async def test_history_survives_a_graceful_restart(tmp_path: Path) -> None:
+    shown = await history_after_restart(tmp_path / "chat.db", signal.SIGTERM)
+    assert shown == [f"<Alice> line {i}" for i in range(10, 30)]
+
+
+async def test_sigkill_loses_nothing_older_than_the_crash_window(tmp_path: Path) -> None:
+    shown = await history_after_restart(tmp_path / "chat.db", signal.SIGKILL)
+    assert shown == [f"<Alice> line {i}" for i in range(10, 30)]
+
+
+async def test_a_bad_database_stops_the_start_with_exit_1_and_is_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "important.txt"
+    path.write_bytes(b"not a database" * 1000)
+    async with daemon("--db", str(path)) as server:
+        assert await asyncio.wait_for(server.process.wait(), TIMEOUT) == 1
+        assert server.process.stderr is not None
+        err = (await server.process.stderr.read()).decode()
+    assert f"{path} is not an SQLite database" in err
+    assert "listening" not in err
+    assert "Traceback" not in err
+    assert path.read_bytes() == b"not a database" * 1000
+
+
+async def test_a_database_in_use_by_another_server_is_refused(tmp_path: Path) -> None:
+    db = str(tmp_path / "chat.db")
+    async with daemon("--db", db) as first:
+        await first.log_until(LISTENING.pattern)
+        async with daemon("--db", db) as second:
+            assert await asyncio.wait_for(second.process.wait(), TIMEOUT) == 1
+            assert second.process.stderr is not None
+            err = (await second.process.stderr.read()).decode()
+        assert "in use by another process" in err
+
+
+async def test_the_default_database_lives_in_xdg_data_home(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "serve",
+        "--port",
+        "0",
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    server = Daemon(process)
+    try:
+        await server.log_until(LISTENING.pattern)
+        assert (tmp_path / "asyncchat" / "chat.db").exists()
+        assert any(str(tmp_path / "asyncchat" / "chat.db") in line for line in server.log)
+    finally:
+        process.terminate()
+        assert await process.wait() == 0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from asyncchat.config import ServerConfig
-from asyncchat.events import LeaveReason
+from asyncchat.events import LeaveReason, Record
 from asyncchat.framing import InvalidUtf8, Line, LineTooLong
 from asyncchat.hub import Delivery, Hub
 from asyncchat.registry import Session, State
@@ -273,3 +273,122 @@ def test_joins_and_leaves_are_logged_but_messages_are_not(
     room.hub.leave(room.sessions["John"], LeaveReason.RESET)
     assert "secret" not in caplog.text
     assert "John left (connection reset)" in caplog.text
+
+
+# --- rooms and history ----------------------------------------------------
+
+
+def test_join_moves_you_and_tells_both_rooms(room: Room) -> None:
+    assert room.say("John", "/join #games") == [
+        ("Alice", "*** John left"),
+        ("Bob", "*** John left"),
+        ("John", "*** Now in #games (1 here): John"),
+    ]
+    assert room.say("Bob", "/join GAMES") == [
+        ("Alice", "*** Bob left"),
+        ("Bob", "*** Now in #games (2 here): Bob, John"),
+        ("John", "*** Bob joined (2 here)"),
+    ]
+
+
+def test_public_lines_stay_in_their_room_and_private_ones_cross(room: Room) -> None:
+    room.say("John", "/join games")
+    assert room.say("Alice", "lobby talk") == [("Bob", "<Alice> lobby talk")]
+    assert room.say("John", "/me is alone") == []
+    assert room.say("John", "alice: psst") == [
+        ("Alice", "*John* psst"),
+        ("John", "-> *Alice* psst"),
+    ]
+    assert room.say("John", "/who") == [("John", "*** Online (1): John")]
+    assert room.say("John", "/nick Johnny") == [("John", "*** John is now Johnny")]
+
+
+def test_rooms_lists_head_counts_and_forgets_empty_rooms(room: Room) -> None:
+    room.say("John", "/join Games")
+    room.say("Bob", "/join attic")
+    assert room.say("Alice", "/rooms") == [
+        ("Alice", "*** Rooms (3): #attic (1), #Games (1), #lobby (1)")
+    ]
+    room.say("Bob", "/join lobby")
+    room.hub.leave(room.sessions["John"], LeaveReason.CLOSED)
+    assert room.say("Alice", "/rooms") == [("Alice", "*** Rooms (1): #lobby (2)")]
+
+
+def test_join_refusals(room: Room) -> None:
+    assert room.say("John", "/join #lobby") == [("John", "*** error: you are already in #lobby")]
+    assert room.say("John", "/join") == [("John", "*** error: usage: /join ROOM")]
+    [(_, error)] = room.say("John", "/join #bad room")
+    assert error.startswith("*** error: '#bad room' is not a valid room name: ")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_794_913_560.0  # 2026-11-17 11:06 UTC
+
+    def __call__(self) -> float:
+        self.now += 60
+        return self.now
+
+
+def history_room(**config: Any) -> tuple[Room, list[Record]]:
+    kept: list[Record] = []
+    chat = Room(**config)
+    chat.hub = Hub(replace(ServerConfig(), **config), keep=kept.append, clock=Clock())
+    return chat, kept
+
+
+def test_entering_a_room_shows_its_recent_lines_oldest_first() -> None:
+    chat, kept = history_room(history=2)
+    chat.join("Alice")
+    chat.say("Alice", "one")
+    chat.say("Alice", "/me two")
+    chat.say("Alice", "three")
+    chat.connect("Bob")
+    assert chat.say("Bob", "Bob") == [
+        ("Bob", "*** Hello Bob! Online (2): Alice, Bob. Type /help for commands."),
+        ("Alice", "*** Bob joined (2 online)"),
+        ("Bob", "*** Recent messages in #lobby:"),
+        ("Bob", "*** [2026-11-17 11:08] * Alice two"),
+        ("Bob", "*** [2026-11-17 11:09] <Alice> three"),
+        ("Bob", "*** End of recent messages in #lobby"),
+    ]
+    assert [(r.room, r.sender, r.text, r.action) for r in kept] == [
+        ("lobby", "Alice", "one", False),
+        ("lobby", "Alice", "two", True),
+        ("lobby", "Alice", "three", False),
+    ]
+
+
+def test_a_room_without_history_sends_no_frame() -> None:
+    chat, _ = history_room()
+    chat.join("Alice", "Bob")
+    chat.say("Alice", "Bob: private lines are not history")
+    chat.say("Alice", "/who")
+    assert chat.say("Alice", "/join quiet") == [
+        ("Bob", "*** Alice left"),
+        ("Alice", "*** Now in #quiet (1 here): Alice"),
+    ]
+
+
+def test_joining_a_room_shows_that_rooms_history_only() -> None:
+    chat, _ = history_room()
+    chat.join("Alice", "Bob")
+    chat.say("Alice", "/join games")
+    chat.say("Alice", "gg")
+    chat.say("Bob", "lobby line")
+    said = chat.say("Bob", "/join games")
+    assert [line for who, line in said if who == "Bob"] == [
+        "*** Now in #games (2 here): Alice, Bob",
+        "*** Recent messages in #games:",
+        "*** [2026-11-17 11:07] <Alice> gg",
+        "*** End of recent messages in #games",
+    ]
+
+
+def test_history_zero_shows_nothing_but_still_keeps() -> None:
+    chat, kept = history_room(history=0)
+    chat.join("Alice")
+    chat.say("Alice", "hello")
+    chat.connect("Bob")
+    assert len(chat.say("Bob", "Bob")) == 2
+    assert len(kept) == 1

@@ -11,6 +11,9 @@ from asyncchat.events import (
     Event,
     Hello,
     HelpText,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
     Joined,
     LeaveReason,
     Left,
@@ -20,7 +23,10 @@ from asyncchat.events import (
     Private,
     PrivateSent,
     Public,
+    Record,
     Renamed,
+    RoomEntered,
+    Rooms,
     ShuttingDown,
     Welcome,
 )
@@ -116,11 +122,24 @@ texts = st.text(min_size=1).map(sanitize).filter(lambda t: t != "")
         Bye("John"),
         ShuttingDown(),
         Notice("Commands:"),
+        Joined("John", 2, moved=True),
+        RoomEntered("games", ("Alice", "John")),
+        Rooms((("Games", 2), ("lobby", 10))),
+        HistoryStart("lobby"),
+        HistoryEnd("lobby"),
+        HistoryLine(Record("", 1_794_913_560.0, "Alice", "hi <there>")),
+        HistoryLine(Record("", 1_794_913_560.0, "Alice", "waves", action=True)),
     ],
 )
 def test_lines_parse_back_to_their_event(event: Event) -> None:
     [line] = render(event)
     assert parse(line) == event
+
+
+def test_history_lines_look_like_the_contract() -> None:
+    record = Record("lobby", 1_794_913_560.0 + 59, "Alice", "text")
+    assert render(HistoryLine(record)) == ["*** [2026-11-17 11:06] <Alice> text"]
+    assert render(Left("John", LeaveReason.MOVED)) == ["*** John left"]
 
 
 def test_errors_parse_back_with_their_text() -> None:

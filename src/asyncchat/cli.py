@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__, loop
 from .config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
+from .store import StoreError, default_db_path
 
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,6 +62,23 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         default=defaults.burst,
         help="lines a client may send at once before --rate applies",
+    )
+    serve.add_argument(
+        "--db",
+        default=str(default_db_path()),
+        help="SQLite file for room history (':memory:' keeps history only while running)",
+    )
+    serve.add_argument(
+        "--history",
+        type=int,
+        default=defaults.history,
+        help="recent lines a user is shown on entering a room (0: none)",
+    )
+    serve.add_argument(
+        "--history-keep",
+        type=int,
+        default=defaults.history_keep,
+        help="lines kept per room in the database; older ones are pruned",
     )
     serve.add_argument(
         "--log-level",
@@ -129,6 +147,9 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         max_sendq=args.max_sendq,
         rate=args.rate,
         burst=args.burst,
+        db=args.db,
+        history=args.history,
+        history_keep=args.history_keep,
         log_level=args.log_level,
     )
 
@@ -147,6 +168,9 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     )
     try:
         loop.run(serve(config))
+    except StoreError as problem:
+        logging.getLogger("asyncchat").error("%s", problem)
+        return 1
     except OSError as problem:
         logging.getLogger("asyncchat").error(
             "cannot listen on %s:%d: %s", config.host, config.port, problem.strerror or problem

@@ -40,6 +40,16 @@ class Who:
 
 
 @dataclass(frozen=True, slots=True)
+class Join:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Nick:
     name: str
 
@@ -71,7 +81,21 @@ class Malformed:
     problem: str
 
 
-Command = Say | Act | Whisper | Reply | Who | Nick | Ping | Help | Quit | Unknown | Malformed
+Command = (
+    Say
+    | Act
+    | Whisper
+    | Reply
+    | Who
+    | Join
+    | ListRooms
+    | Nick
+    | Ping
+    | Help
+    | Quit
+    | Unknown
+    | Malformed
+)
 
 _ADDRESSED = re.compile(r"([^\s:]+):(.*)", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
@@ -139,6 +163,10 @@ def _slash_command(line: str) -> Command:
         return _say(rest) if rest else Malformed("usage: /all message")
     if name == "who":
         return Who()
+    if name == "join":
+        return Join(rest) if rest else Malformed("usage: /join ROOM")
+    if name == "rooms":
+        return ListRooms()
     if name == "nick":
         return Nick(rest) if rest else Malformed("usage: /nick NEWNAME")
     if name == "ping":

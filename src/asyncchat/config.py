@@ -18,6 +18,9 @@ class ServerConfig:
     max_sendq: int = 1024 * 1024
     rate: float = 10.0
     burst: int = 20
+    db: str = ":memory:"
+    history: int = 20
+    history_keep: int = 10_000
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -36,6 +39,10 @@ class ServerConfig:
             problems.append("--rate must be 0 (off) or more lines per second")
         if self.burst < 1:
             problems.append("--burst must be at least 1 line")
+        if self.history < 0:
+            problems.append("--history must be 0 (none) or more lines")
+        if self.history_keep < max(1, self.history):
+            problems.append("--history-keep must be at least 1 and at least --history")
         if problems:
             raise ValueError("; ".join(problems))
 

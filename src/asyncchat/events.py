@@ -12,6 +12,7 @@ from enum import Enum
 
 class LeaveReason(Enum):
     QUIT = "quit"
+    MOVED = "moved to another room"
     CLOSED = "connection closed"
     RESET = "connection reset"
     TOO_SLOW = "too slow"
@@ -51,8 +52,50 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Joined:
+    """`moved`: came from another room (counted as "here", not "online")."""
+
     name: str
     count: int
+    moved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEntered:
+    """Told to the one who moved: the room they are in now and who is there."""
+
+    room: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    rooms: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One public line or action as history keeps it; `time` is Unix time (UTC)."""
+
+    room: str
+    time: float
+    sender: str
+    text: str
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStart:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEnd:
+    room: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +178,11 @@ Event = (
     | AskName
     | Hello
     | Joined
+    | RoomEntered
+    | Rooms
+    | HistoryStart
+    | HistoryLine
+    | HistoryEnd
     | Left
     | Public
     | Action

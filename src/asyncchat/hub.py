@@ -8,7 +8,8 @@ live views of the registry).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Generic
 
@@ -23,6 +24,9 @@ from .events import (
     Event,
     Hello,
     HelpText,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
     Joined,
     LeaveReason,
     Left,
@@ -31,16 +35,20 @@ from .events import (
     Private,
     PrivateSent,
     Public,
+    Record,
     Renamed,
+    RoomEntered,
+    Rooms,
     ShuttingDown,
     Welcome,
 )
 from .framing import Frame, InvalidUtf8, Line, LineTooLong
-from .names import RESERVED, InvalidName, looks_like_name, name_key, parse_name
+from .history import RecentHistory
+from .names import RESERVED, InvalidName, Name, looks_like_name, name_key, parse_name, parse_room
 from .registry import P, Registry, Session, State
 from .sanitize import escape_forbidden
 
-LOBBY = "lobby"
+LOBBY = Name("lobby", "lobby")
 log = logging.getLogger(__name__)
 
 
@@ -62,10 +70,21 @@ def _shown(text: str, limit: int = 40) -> str:
 class Hub(Generic[P]):
     """Everything the server decides, for all connections at once."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        keep: Callable[[Record], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        history: RecentHistory | None = None,
+    ) -> None:
+        """`keep` is handed every public line and action to store (it must not block)."""
         self._config = config
         self._registry: Registry[P] = Registry()
         self._sessions: dict[Session[P], None] = {}
+        self._keep = keep
+        self._clock = clock
+        self.history = history if history is not None else RecentHistory(config.history)
 
     @property
     def connections(self) -> int:
@@ -169,11 +188,53 @@ class Hub(Generic[P]):
             return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
         self._registry.add(session, name, LOBBY)
         session.state = State.CHATTING
-        members = self._registry.members(LOBBY)
+        members = self._registry.members(LOBBY.key)
         log.info("%s joined (%d online)", name.display, len(self._registry))
         return [
-            self._to(session, Hello(name.display, self._registry.names(LOBBY))),
+            self._to(session, Hello(name.display, self._registry.names(LOBBY.key))),
             Delivery(Joined(name.display, len(members)), members, session),
+            *self._history(session),
+        ]
+
+    def _history(self, session: Session[P]) -> list[Delivery[P]]:
+        records = self.history.recent(session.room)
+        if not records:
+            return []
+        room = self._registry.room_name(session.room)
+        return [
+            self._to(session, HistoryStart(room)),
+            *(self._to(session, HistoryLine(record)) for record in records),
+            self._to(session, HistoryEnd(room)),
+        ]
+
+    def _said(self, session: Session[P], text: str, action: bool) -> list[Delivery[P]]:
+        record = Record(session.room, self._clock(), session.name, text, action)
+        self.history.add(record)
+        if self._keep is not None:
+            self._keep(record)
+        event = Action(session.name, text) if action else Public(session.name, text)
+        return [Delivery(event, self._room(session), session)]
+
+    def _join(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        try:
+            room = parse_room(wanted)
+        except InvalidName as problem:
+            text = f"'{_shown(wanted)}' is not a valid room name: {problem}"
+            return [self._error(session, ErrorCode.BAD_NAME, text)]
+        if room.key == session.room:
+            text = f"you are already in #{self._registry.room_name(room.key)}"
+            return [self._error(session, ErrorCode.BAD_COMMAND, text)]
+        old = session.room
+        self._registry.move(session, room)
+        here = self._registry.members(room.key)
+        return [
+            Delivery(Left(session.name, LeaveReason.MOVED), self._registry.members(old)),
+            self._to(
+                session,
+                RoomEntered(self._registry.room_name(room.key), self._registry.names(room.key)),
+            ),
+            Delivery(Joined(session.name, len(here), moved=True), here, session),
+            *self._history(session),
         ]
 
     def _refuse_name(
@@ -185,15 +246,19 @@ class Hub(Generic[P]):
     def _execute(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
         match command:
             case cmd.Say(text):
-                return [Delivery(Public(session.name, text), self._room(session), session)]
+                return self._said(session, text, action=False)
             case cmd.Act(text):
-                return [Delivery(Action(session.name, text), self._room(session), session)]
+                return self._said(session, text, action=True)
             case cmd.Whisper(target, text):
                 return self._whisper(session, target, text)
             case cmd.Reply(text):
                 return self._reply(session, text)
             case cmd.Who():
                 return [self._to(session, Online(self._registry.names(session.room)))]
+            case cmd.Join(room):
+                return self._join(session, room)
+            case cmd.ListRooms():
+                return [self._to(session, Rooms(self._registry.rooms()))]
             case cmd.Nick(wanted):
                 return self._rename(session, wanted)
             case cmd.Ping(token):

@@ -1,4 +1,4 @@
-"""Name rules shared by user names and (later) room names.
+"""Name rules shared by user names and room names.
 
 A name is shown as the user typed it (after NFKC) but compared by its key,
 so `John`, `john` and a full-width `JOHN` are one name everywhere.
@@ -66,3 +66,12 @@ def parse_name(text: str) -> Name:
     if key in RESERVED:
         raise InvalidName(f"the name '{display}' is reserved")
     return Name(display, key)
+
+
+def parse_room(text: str) -> Name:
+    """A room name: the rules of user names, a leading `#` ignored, none reserved."""
+    display = unicodedata.normalize("NFKC", text.strip()).removeprefix("#")
+    problem = _syntax_problem(display)
+    if problem is not None:
+        raise InvalidName(problem)
+    return Name(display, name_key(display))

@@ -38,14 +38,27 @@ class Session(Generic[P]):
         return f"<Session {self.name or '?'} {self.state.value}>"
 
 
+class Room(Generic[P]):
+    """A room's shown name and its members in join order (a dict as an ordered set)."""
+
+    __slots__ = ("members", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: dict[Session[P], None] = {}
+
+
 class Registry(Generic[P]):
-    """Named sessions by name key, and the members of each room in join order."""
+    """Named sessions by name key, and rooms by room key.
+
+    A room exists while someone is in it; the first one in names it.
+    """
 
     __slots__ = ("_by_key", "_rooms")
 
     def __init__(self) -> None:
         self._by_key: dict[str, Session[P]] = {}
-        self._rooms: dict[str, dict[Session[P], None]] = {}
+        self._rooms: dict[str, Room[P]] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -53,18 +66,31 @@ class Registry(Generic[P]):
     def get(self, key: str) -> Session[P] | None:
         return self._by_key.get(key)
 
-    def add(self, session: Session[P], name: Name, room: str) -> None:
+    def add(self, session: Session[P], name: Name, room: Name) -> None:
         if name.key in self._by_key:
             raise KeyError(f"{name.display} is taken")
-        session.name, session.key, session.room = name.display, name.key, room
+        session.name, session.key = name.display, name.key
         self._by_key[name.key] = session
-        self._rooms.setdefault(room, {})[session] = None
+        self._enter(session, room)
 
     def remove(self, session: Session[P]) -> None:
         del self._by_key[session.key]
-        members = self._rooms[session.room]
-        del members[session]
-        if not members:
+        self._leave(session)
+
+    def move(self, session: Session[P], room: Name) -> None:
+        self._leave(session)
+        self._enter(session, room)
+
+    def _enter(self, session: Session[P], room: Name) -> None:
+        if room.key not in self._rooms:
+            self._rooms[room.key] = Room(room.display)
+        self._rooms[room.key].members[session] = None
+        session.room = room.key
+
+    def _leave(self, session: Session[P]) -> None:
+        room = self._rooms[session.room]
+        del room.members[session]
+        if not room.members:
             del self._rooms[session.room]
 
     def rename(self, session: Session[P], name: Name) -> None:
@@ -77,7 +103,16 @@ class Registry(Generic[P]):
 
     def members(self, room: str) -> Collection[Session[P]]:
         """A live view: dispatch it before the registry changes again."""
-        return self._rooms.get(room, {}).keys()
+        found = self._rooms.get(room)
+        return found.members.keys() if found is not None else ()
 
     def names(self, room: str) -> tuple[str, ...]:
         return tuple(sorted((s.name for s in self.members(room)), key=str.casefold))
+
+    def room_name(self, room: str) -> str:
+        return self._rooms[room].name
+
+    def rooms(self) -> tuple[tuple[str, int], ...]:
+        """Every room with its head count, sorted by name without case."""
+        listed = ((room.name, len(room.members)) for room in self._rooms.values())
+        return tuple(sorted(listed, key=lambda pair: pair[0].casefold()))

@@ -19,6 +19,7 @@ from .framing import LineDecoder
 from .hub import Delivery, Hub
 from .ratelimit import TokenBucket
 from .registry import Session, State
+from .store import MessageStore
 from .wire import encode
 
 log = logging.getLogger(__name__)
@@ -77,15 +78,31 @@ class ChatServer:
     def __init__(self, config: ServerConfig, *, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
         self.config = config
         self._shutdown_grace = shutdown_grace
-        self.hub: Hub[Connection] = Hub(config)
+        self.store: MessageStore | None = None
+        if config.db != ":memory:":
+            self.store = MessageStore(config.db, config.history_keep)
+        self.hub: Hub[Connection] = Hub(config, keep=self.store.put if self.store else None)
+        if self.store is not None:
+            self.hub.history.load(self.store.recent(config.history))
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._connections: set[Connection] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, self.config.host, self.config.port, limit=READ_SIZE
-        )
+        """Listen; a StoreError or OSError here means the server cannot run."""
+        try:
+            self._server = await asyncio.start_server(
+                self._handle, self.config.host, self.config.port, limit=READ_SIZE
+            )
+        except OSError:
+            if self.store is not None:
+                self.store.close()
+            raise
+        if self.store is not None:
+            self.store.start()
+            log.info("history in %s", self.store.path)
+        else:
+            log.info("history in memory only (--db :memory:)")
         for address in self.addresses:
             log.info("listening on %s:%d", address[0], address[1])
 
@@ -167,6 +184,9 @@ class ChatServer:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 0.5)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+            self.store = None
         log.info("stopped")
 
 

@@ -8,6 +8,7 @@ dispatch on (`<`, `* `, `*Name*`, `-> `, `*** `, `*** error: `).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from .events import (
     Action,
@@ -18,6 +19,9 @@ from .events import (
     Event,
     Hello,
     HelpText,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
     Joined,
     LeaveReason,
     Left,
@@ -27,7 +31,10 @@ from .events import (
     Private,
     PrivateSent,
     Public,
+    Record,
     Renamed,
+    RoomEntered,
+    Rooms,
     ShuttingDown,
     Welcome,
 )
@@ -48,7 +55,9 @@ HELP_LINES = (
     "  /me action          say what you do: * You wave",
     "  /all message        say it publicly even if it starts with 'name:'",
     "  //text              say '/text' publicly",
-    "  /who                who is online (also /names, /users)",
+    "  /who                who is in this room (also /names, /users)",
+    "  /join ROOM          go to another room, creating it if needed",
+    "  /rooms              the rooms and how many are in each",
     "  /nick NEWNAME       change your name",
     "  /ping [token]       check the server answers",
     "  /help               this list",
@@ -56,8 +65,21 @@ HELP_LINES = (
 )
 
 
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
 def _online(names: tuple[str, ...]) -> str:
     return f"Online ({len(names)}): {', '.join(names)}"
+
+
+def _said(record: Record) -> str:
+    if record.action:
+        return f"* {record.sender} {record.text}"
+    return f"<{record.sender}> {record.text}"
+
+
+def _stamp(time: float) -> str:
+    return datetime.fromtimestamp(time, UTC).strftime(TIME_FORMAT)
 
 
 def render(event: Event) -> list[str]:
@@ -77,9 +99,20 @@ def render(event: Event) -> list[str]:
             return [NOTICE + ASK_NAME_TEXT]
         case Hello(name, online):
             return [f"{NOTICE}Hello {name}! {_online(online)}. Type /help for commands."]
-        case Joined(name, count):
-            return [f"{NOTICE}{name} joined ({count} online)"]
-        case Left(name, LeaveReason.QUIT, None):
+        case Joined(name, count, moved):
+            return [f"{NOTICE}{name} joined ({count} {'here' if moved else 'online'})"]
+        case RoomEntered(room, names):
+            return [f"{NOTICE}Now in #{room} ({len(names)} here): {', '.join(names)}"]
+        case Rooms(rooms):
+            listed = ", ".join(f"#{room} ({count})" for room, count in rooms)
+            return [f"{NOTICE}Rooms ({len(rooms)}): {listed}"]
+        case HistoryStart(room):
+            return [f"{NOTICE}Recent messages in #{room}:"]
+        case HistoryLine(record):
+            return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
+        case HistoryEnd(room):
+            return [f"{NOTICE}End of recent messages in #{room}"]
+        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED, None):
             return [f"{NOTICE}{name} left"]
         case Left(name, LeaveReason.QUIT, message):
             return [f"{NOTICE}{name} left (quit: {message})"]
@@ -115,7 +148,13 @@ _PRIVATE = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
 _PRIVATE_SENT = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
 _HELLO = re.compile(r"Hello (\S+)! Online \(\d+\): (.*?)\.(?: .*)?")
 _ONLINE = re.compile(r"Online \(\d+\): (.*)")
-_JOINED = re.compile(r"(\S+) joined \((\d+) \w+\)")
+_JOINED = re.compile(r"(\S+) joined \((\d+) (online|here)\)")
+_ENTERED = re.compile(r"Now in #(\S+) \(\d+ here\): (.*)")
+_ROOMS = re.compile(r"Rooms \(\d+\): (.*)")
+_ROOM_COUNT = re.compile(r"#(\S+) \((\d+)\)")
+_HISTORY_START = re.compile(r"Recent messages in #(\S+):")
+_HISTORY_END = re.compile(r"End of recent messages in #(\S+)")
+_HISTORY_LINE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)", re.DOTALL)
 _LEFT = re.compile(r"(\S+) left(?: \((.*)\))?")
 _RENAMED = re.compile(r"(\S+) is now (\S+)")
 _PONG = re.compile(r"pong(?: (.*))?")
@@ -147,7 +186,18 @@ def _parse_notice(text: str) -> Event:
     if m := _ONLINE.fullmatch(text):
         return Online(_names(m[1]))
     if m := _JOINED.fullmatch(text):
-        return Joined(m[1], int(m[2]))
+        return Joined(m[1], int(m[2]), m[3] == "here")
+    if m := _ENTERED.fullmatch(text):
+        return RoomEntered(m[1], _names(m[2]))
+    if m := _ROOMS.fullmatch(text):
+        return Rooms(tuple((r[1], int(r[2])) for r in _ROOM_COUNT.finditer(m[1])))
+    if m := _HISTORY_START.fullmatch(text):
+        return HistoryStart(m[1])
+    if m := _HISTORY_END.fullmatch(text):
+        return HistoryEnd(m[1])
+    if (m := _HISTORY_LINE.fullmatch(text)) and (said := _parse_said(m[2])):
+        when = datetime.strptime(m[1], TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+        return HistoryLine(Record("", when, said[0], said[1], said[2]))
     if m := _LEFT.fullmatch(text):
         return _left(m[1], m[2])
     if m := _RENAMED.fullmatch(text):
@@ -157,6 +207,14 @@ def _parse_notice(text: str) -> Event:
     if m := _BYE.fullmatch(text):
         return Bye(m[1])
     return Notice(text)
+
+
+def _parse_said(text: str) -> tuple[str, str, bool] | None:
+    if m := _PUBLIC.fullmatch(text):
+        return m[1], m[2], False
+    if m := _ACTION.fullmatch(text):
+        return m[1], m[2], True
+    return None
 
 
 def parse(line: str) -> Event | None:
