@@ -164,6 +164,24 @@ async def test_reconnects_after_the_server_restarts(start_server: StartServer) -
         assert await bob.line() == "<John> lost words"
 
 
+async def test_after_reconnecting_the_client_returns_to_its_room(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    port = server.port
+    async with interactive(port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("*** Hello John!")
+        term.type("/join #games\r")
+        await term.screen.wait_for("*** Now in #games (1 here): John")
+        await server.shutdown()
+        again = await start_server(port=port)
+        await term.screen.wait_for("*** Hello John!")
+        await term.screen.wait_for("*** Now in #games (1 here): John")
+        bob = await Client.join(again.port, "Bob")
+        bob.send("/join games")
+        await term.screen.wait_for("*** Bob joined (2 here)")
+
+
 async def test_without_reconnect_a_lost_connection_exits_1(start_server: StartServer) -> None:
     server = await start_server()
     async with interactive(server.port, "John", reconnect=False) as term:
@@ -190,6 +208,9 @@ async def test_no_server_is_one_line_on_stderr_and_exit_1() -> None:
         ("-> *Bob* psst", "private-out"),
         ("*** Bob joined (2 online)", "notice"),
         ("*** error: nope", "error"),
+        ("*** Recent messages in #lobby:", "history"),
+        ("*** [2026-11-25 12:01] <Alice> hi", "history"),
+        ("*** End of recent messages in #lobby", "history"),
         ("no prefix at all", "public"),
     ],
 )

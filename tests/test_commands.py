@@ -1,6 +1,7 @@
 import pytest
 
 from asyncchat.commands import (
+    COMMAND_WORDS,
     Act,
     Help,
     Join,
@@ -94,3 +95,8 @@ def test_a_control_character_in_the_address_cannot_make_a_line_public() -> None:
 
 def test_nick_names_are_passed_on_raw_to_be_refused() -> None:
     assert parse_command("/nick Jo\x1bhn") == Nick("Jo\x1bhn")
+
+
+@pytest.mark.parametrize("word", COMMAND_WORDS)
+def test_every_completed_command_word_is_a_command(word: str) -> None:
+    assert not isinstance(parse_command(f"/{word} x y"), Unknown)

@@ -18,7 +18,7 @@ def test_one_never_completes_to_oneself() -> None:
 
 def test_commands_complete_after_a_slash() -> None:
     assert completions("/n", NAMES) == ["/names", "/nick"]
-    assert completions("/R", NAMES) == ["/reply", "/r"]
+    assert completions("/R", NAMES) == ["/r", "/reply", "/rooms"]
 
 
 def test_names_complete_after_msg_and_nick_only() -> None:
@@ -49,3 +49,24 @@ def test_the_roster_follows_the_notices() -> None:
     assert roster.names == ["Johnny", "X"]
     roster.apply(parse("<Bob> Dave joined (9 online)"))
     assert roster.names == ["Johnny", "X"]
+
+
+def test_join_completes_room_names_with_or_without_hash() -> None:
+    rooms = ["games", "Garden", "lobby"]
+    assert completions("/join g", NAMES, rooms=rooms) == ["#games", "#Garden"]
+    assert completions("/join #ga", NAMES, rooms=rooms) == ["#games", "#Garden"]
+    assert completions("/jo", NAMES) == ["/join"]
+    assert completions("/ro", NAMES) == ["/rooms"]
+
+
+def test_the_roster_follows_rooms() -> None:
+    roster = Roster()
+    roster.apply(Hello("John", ("Alice", "John")))
+    assert roster.room == "lobby"
+    roster.apply(parse("*** Now in #games (2 here): Bob, John"))
+    assert roster.room == "games"
+    assert roster.names == ["Bob", "John"]
+    roster.apply(parse("*** Rooms (2): #games (2), #Attic (1)"))
+    assert roster.rooms == ["Attic", "games"]
+    roster.apply(Hello("John", ("John",)))
+    assert roster.room == "lobby"

@@ -101,6 +101,10 @@ _ADDRESSED = re.compile(r"([^\s:]+):(.*)", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
 _EMPTY_AFTER_CLEANING = "nothing left to send after removing control characters"
 _ALIASES = {"r": "reply", "names": "who", "users": "who"}
+COMMAND_WORDS = (
+    *("msg", "reply", "me", "all", "who", "join", "rooms", "nick", "ping", "help", "quit"),
+    *_ALIASES,
+)
 
 
 def _text(text: str, usage: str) -> str | Malformed:

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-COMMANDS = (
-    "/all",
-    "/help",
-    "/me",
-    "/msg",
-    "/names",
-    "/nick",
-    "/ping",
-    "/quit",
-    "/reply",
-    "/r",
-    "/users",
-    "/who",
-)
+from .commands import COMMAND_WORDS
+
+COMMANDS = tuple(sorted(f"/{word}" for word in COMMAND_WORDS))
 _NAME_AFTER = ("/msg ", "/nick ")
 
 
-def completions(before_cursor: str, names: Iterable[str], me: str = "") -> list[str]:
-    """Replacements for the last word: commands, `/msg NAME`, or `NAME: ` at line start."""
+def completions(
+    before_cursor: str, names: Iterable[str], me: str = "", rooms: Iterable[str] = ()
+) -> list[str]:
+    """Replacements for the last word: commands, `/msg NAME`, `/join #ROOM`, `NAME: `."""
     others = [name for name in names if name.casefold() != me.casefold()]
     if " " not in before_cursor:
         word = before_cursor
         if word.startswith("/"):
             return [c for c in COMMANDS if c.startswith(word.lower())]
         return [f"{name}: " for name in others if name.casefold().startswith(word.casefold())]
+    if before_cursor.lower().startswith("/join ") and " " not in before_cursor[6:]:
+        wanted = before_cursor[6:].removeprefix("#").casefold()
+        return [f"#{room}" for room in rooms if room.casefold().startswith(wanted)]
     for command in _NAME_AFTER:
         rest = before_cursor[len(command) :]
         if before_cursor.lower().startswith(command) and " " not in rest:

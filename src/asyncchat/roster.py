@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from .events import Event, Hello, Joined, Left, Online, Renamed
+from .events import Event, Hello, Joined, Left, Online, Renamed, RoomEntered, Rooms
+
+LOBBY = "lobby"
 
 
 class Roster:
-    """Names in the current room (for completion) and the client's own name."""
+    """Names in the current room, rooms seen, the client's own name and room."""
 
-    __slots__ = ("_names", "me")
+    __slots__ = ("_names", "_rooms", "me", "room")
 
     def __init__(self, me: str = "") -> None:
         self.me = me
+        self.room = LOBBY
         self._names: dict[str, str] = {}
+        self._rooms: dict[str, str] = {LOBBY: LOBBY}
 
     @property
     def names(self) -> list[str]:
         return sorted(self._names.values(), key=str.casefold)
+
+    @property
+    def rooms(self) -> list[str]:
+        return sorted(self._rooms.values(), key=str.casefold)
 
     def _reset(self, names: tuple[str, ...]) -> None:
         self._names = {name.casefold(): name for name in names}
@@ -25,7 +33,14 @@ class Roster:
         match event:
             case Hello(me, online):
                 self.me = me
+                self.room = LOBBY
                 self._reset(online)
+            case RoomEntered(room, names):
+                self.room = room
+                self._rooms[room.casefold()] = room
+                self._reset(names)
+            case Rooms(rooms):
+                self._rooms = {room.casefold(): room for room, _ in rooms}
             case Online(names):
                 self._reset(names)
             case Joined(name, _):

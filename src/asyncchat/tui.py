@@ -35,7 +35,18 @@ from .client import (
 )
 from .completion import completions, word_start
 from .config import ClientConfig
-from .events import Action, Bye, Error, Event, Private, PrivateSent, Public
+from .events import (
+    Action,
+    Bye,
+    Error,
+    Event,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
+    Private,
+    PrivateSent,
+    Public,
+)
 from .roster import Roster
 from .wire import ERROR, parse, render
 
@@ -49,6 +60,7 @@ STYLE = Style.from_dict(
         "notice": "ansicyan",
         "error": "ansired bold",
         "local": "#888888 italic",
+        "history": "#888888",
         "prompt": "bold",
     }
 )
@@ -58,6 +70,9 @@ _KINDS: dict[type, str] = {
     Private: "private-in",
     PrivateSent: "private-out",
     Error: "error",
+    HistoryStart: "history",
+    HistoryLine: "history",
+    HistoryEnd: "history",
 }
 
 
@@ -79,7 +94,8 @@ class ChatCompleter(Completer):
     ) -> Iterator[Completion]:
         before = document.text_before_cursor
         start = word_start(before)
-        for text in completions(before, self._roster.names, self._roster.me):
+        roster = self._roster
+        for text in completions(before, roster.names, roster.me, roster.rooms):
             yield Completion(text, start_position=start)
 
 
@@ -188,7 +204,10 @@ class InteractiveClient:
                     self._screen.show(ERROR + str(refused), "error")
                     self._wanted = await self._ask_name()
             self._conn = conn
+            room = self._roster.room
             self._roster.apply(hello)
+            if room != self._roster.room:
+                conn.send(f"/join {room}")
             self._wanted = hello.name
             self._screen.server(line, hello)
             while True:
@@ -215,7 +234,8 @@ class InteractiveClient:
     def _prompt(self) -> FormattedText:
         if self._name_reply is not None:
             return FormattedText([("class:prompt", "name: ")])
-        return FormattedText([("class:prompt", f"{self._roster.me or self._wanted}> ")])
+        me = self._roster.me or self._wanted
+        return FormattedText([("class:prompt", f"#{self._roster.room} {me}> ")])
 
     async def _keyboard(self) -> str:
         """Read lines until the user quits; return the line to quit with."""
