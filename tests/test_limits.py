@@ -127,3 +127,34 @@ async def test_shutdown_cuts_off_a_client_that_will_not_take_its_output(
     assert loop.time() - started < 1.5
     assert await sender.closed() == b"*** server is shutting down\r\n"
     assert transport.is_closing()
+
+
+async def test_a_burst_of_mixed_lines_arrives_in_order_where_it_belongs(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(rate=0)
+    alice = await Client.join(server.port, "Alice")
+    bob = await Client.join(server.port, "Bob")
+    await alice.line()
+    carol = await Client.join(server.port, "Carol")
+    await alice.line()
+    await bob.line()
+    carol.send("/join games")
+    assert await carol.line() == "*** Now in #games (1 here): Carol"
+    assert await alice.line() == "*** Carol left"
+    assert await bob.line() == "*** Carol left"
+    bob.send_raw(
+        b"one\ntwo\n/me three\nAlice: four\nfive\n/nick Bobby\nsix\n/join games\nseven\n"
+    )
+    assert await alice.lines(8) == [
+        "<Bob> one",
+        "<Bob> two",
+        "* Bob three",
+        "*Bob* four",
+        "<Bob> five",
+        "*** Bob is now Bobby",
+        "<Bobby> six",
+        "*** Bobby left",
+    ]
+    assert await carol.lines(2) == ["*** Bobby joined (2 here)", "<Bobby> seven"]
+    await alice.quiet()

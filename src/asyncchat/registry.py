@@ -41,11 +41,12 @@ class Session(Generic[P]):
 class Room(Generic[P]):
     """A room's shown name and its members in join order (a dict as an ordered set)."""
 
-    __slots__ = ("members", "name")
+    __slots__ = ("members", "name", "view")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.members: dict[Session[P], None] = {}
+        self.view = self.members.keys()
 
 
 class Registry(Generic[P]):
@@ -102,9 +103,10 @@ class Registry(Generic[P]):
         session.name, session.key = name.display, name.key
 
     def members(self, room: str) -> Collection[Session[P]]:
-        """A live view: dispatch it before the registry changes again."""
+        """A live view, the same object for as long as the room exists, so the
+        edge can tell two deliveries to one room apart from deliveries to two."""
         found = self._rooms.get(room)
-        return found.members.keys() if found is not None else ()
+        return found.view if found is not None else ()
 
     def names(self, room: str) -> tuple[str, ...]:
         return tuple(sorted((s.name for s in self.members(room)), key=str.casefold))

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from .config import ServerConfig
-from .events import LeaveReason
+from .events import Action, LeaveReason, Public
 from .framing import LineDecoder
 from .hub import Delivery, Hub
 from .ratelimit import TokenBucket
@@ -28,23 +28,57 @@ READ_SIZE = 64 * 1024
 SHUTDOWN_GRACE = 4.0
 
 
+class Outbox:
+    """Coalesces writes: everything sent to a client in one turn of the event
+    loop goes out as one write, however many lines and events it holds."""
+
+    __slots__ = ("_dirty", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._dirty: list[Connection] = []
+
+    def mark(self, conn: Connection) -> None:
+        if not self._dirty:
+            self._loop.call_soon(self.flush)
+        self._dirty.append(conn)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+
 class Connection:
     """The edge's handle on one client: its StreamWriter and its reader task."""
 
-    __slots__ = ("_max_sendq", "_task", "closing", "cut_reason", "writer")
+    __slots__ = ("_max_sendq", "_outbox", "_pending", "_task", "closing", "cut_reason", "writer")
 
-    def __init__(self, writer: asyncio.StreamWriter, max_sendq: int) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, max_sendq: int, outbox: Outbox) -> None:
         self.writer = writer
         self._max_sendq = max_sendq
+        self._outbox = outbox
+        self._pending: list[bytes] | None = None
         self._task = asyncio.current_task()
         self.closing = False
         self.cut_reason: LeaveReason | None = None
 
     def send(self, data: bytes) -> None:
-        transport = self.writer.transport
-        if self.closing or transport.is_closing():
+        """Queue bytes for this turn's write; never blocks, never awaits."""
+        if self.closing:
             return
-        transport.write(data)
+        if self._pending is None:
+            self._pending = [data]
+            self._outbox.mark(self)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        transport = self.writer.transport
+        if pending is None or self.closing or transport.is_closing():
+            return
+        transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
         if transport.get_write_buffer_size() > self._max_sendq:
             self.cut(LeaveReason.TOO_SLOW)
 
@@ -54,24 +88,65 @@ class Connection:
             return
         self.closing = True
         self.cut_reason = reason
+        self._pending = None
         self.writer.transport.abort()
         if self._task is not None:
             self._task.cancel()
 
     def finish(self) -> None:
-        """Close once what is already buffered has been sent."""
+        """Close once everything queued so far has been sent."""
+        self.flush()
         self.closing = True
         self.writer.close()
+
+
+def _send_all(
+    data: bytes, targets: Collection[Session[Connection]], exclude: Session[Connection] | None
+) -> None:
+    for session in targets:
+        if session is not exclude:
+            session.peer.send(data)
 
 
 def dispatch(deliveries: Iterable[Delivery[Connection]]) -> None:
     """Encode each event once and hand the same bytes to every target."""
     for delivery in deliveries:
-        data = encode(delivery.event)
-        exclude = delivery.exclude
-        for session in delivery.targets:
-            if session is not exclude:
-                session.peer.send(data)
+        _send_all(encode(delivery.event), delivery.targets, delivery.exclude)
+
+
+class RoomBurst:
+    """Joins one client's consecutive room messages into one send per member.
+
+    Safe because a public line or action changes no membership, and the
+    burst is flushed before anything else is dispatched and before the
+    reader awaits (when other clients could change the room).
+    """
+
+    __slots__ = ("_data", "_exclude", "_targets")
+
+    def __init__(self) -> None:
+        self._data: list[bytes] = []
+        self._targets: Collection[Session[Connection]] = ()
+        self._exclude: Session[Connection] | None = None
+
+    def dispatch(self, deliveries: list[Delivery[Connection]]) -> None:
+        if len(deliveries) == 1 and isinstance(deliveries[0].event, Public | Action):
+            delivery = deliveries[0]
+            if self._data and (
+                delivery.targets is not self._targets or delivery.exclude is not self._exclude
+            ):
+                self.flush()
+            self._targets, self._exclude = delivery.targets, delivery.exclude
+            self._data.append(encode(delivery.event))
+            return
+        self.flush()
+        dispatch(deliveries)
+
+    def flush(self) -> None:
+        if self._data:
+            data = self._data[0] if len(self._data) == 1 else b"".join(self._data)
+            self._data = []
+            _send_all(data, self._targets, self._exclude)
 
 
 class ChatServer:
@@ -87,12 +162,18 @@ class ChatServer:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._connections: set[Connection] = set()
+        self._outbox: Outbox | None = None
 
     async def start(self) -> None:
         """Listen; a StoreError or OSError here means the server cannot run."""
+        self._outbox = Outbox(asyncio.get_running_loop())
         try:
             self._server = await asyncio.start_server(
-                self._handle, self.config.host, self.config.port, limit=READ_SIZE
+                self._handle,
+                self.config.host,
+                self.config.port,
+                limit=READ_SIZE,
+                backlog=min(self.config.max_clients, 4096),
             )
         except OSError:
             if self.store is not None:
@@ -117,7 +198,8 @@ class ChatServer:
         return self.addresses[0][1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(writer, self.config.max_sendq)
+        assert self._outbox is not None
+        conn = Connection(writer, self.config.max_sendq, self._outbox)
         session, greeting = self.hub.connect(conn)
         dispatch(greeting)
         if session.state is State.GONE:
@@ -132,7 +214,7 @@ class ChatServer:
         )
         reason = LeaveReason.CLOSED
         try:
-            await self._read(reader, session)
+            await self._read(reader, session, timer)
         except asyncio.CancelledError:
             if conn.cut_reason is None:
                 raise
@@ -151,10 +233,16 @@ class ChatServer:
         if session.state is State.GONE:
             session.peer.finish()
 
-    async def _read(self, reader: asyncio.StreamReader, session: Session[Connection]) -> None:
+    async def _read(
+        self,
+        reader: asyncio.StreamReader,
+        session: Session[Connection],
+        timer: asyncio.TimerHandle | None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         decoder = LineDecoder(self.config.max_line)
         bucket = TokenBucket(self.config.rate, self.config.burst, loop.time())
+        burst = RoomBurst()
         while True:
             data = await reader.read(READ_SIZE)
             if not data:
@@ -162,10 +250,16 @@ class ChatServer:
             for frame in decoder.feed(data):
                 delay = bucket.take(loop.time())
                 if delay:
+                    burst.flush()
                     await asyncio.sleep(delay)
-                dispatch(self.hub.receive(session, frame))
+                burst.dispatch(self.hub.receive(session, frame))
+                if timer is not None and session.state is State.CHATTING:
+                    timer.cancel()
+                    timer = None
                 if session.state is State.GONE:
+                    burst.flush()
                     return
+            burst.flush()
 
     async def shutdown(self) -> None:
         """Stop accepting, tell everyone, flush, close; abort what will not flush."""
@@ -190,8 +284,23 @@ class ChatServer:
         log.info("stopped")
 
 
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards --max-clients, as far as allowed."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("only %d open files allowed; fewer than --max-clients can connect", target)
+
+
 async def serve(config: ServerConfig) -> None:
     """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    _allow_open_files(config.max_clients + 64)
     server = ChatServer(config)
     await server.start()
     stop = asyncio.Event()

@@ -1,0 +1,238 @@
+"""The load generator: many clients in one process on uvloop Protocols.
+
+Cheap per byte: public lines are counted by looking for `\\n<`, and only a
+sample of clients parse the send timestamps carried in the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+HOST = "127.0.0.1"
+
+
+class BenchClient(asyncio.Protocol):
+    """One chat client that registers, counts public lines, and maybe samples latency."""
+
+    def __init__(self, name: str, expect: int, sample: list[int] | None) -> None:
+        self.name = name.encode()
+        self.expect = expect
+        self.sample = sample
+        self.count = 0
+        self.bytes = 0
+        self.at_line_start = True
+        self.greeting = b""
+        self.registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.last_data = time.perf_counter()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.name + b"\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes += len(data)
+        self.last_data = time.perf_counter()
+        if not self.registered.done():
+            self.greeting += data
+            at = self.greeting.find(b"*** Hello ")
+            if at < 0 or self.greeting.find(b"\n", at) < 0:
+                return
+            end = self.greeting.find(b"\n", at) + 1
+            data = self.greeting[end:]
+            self.greeting = b""
+            self.registered.set_result(None)
+            if not data:
+                return
+        count = data.count(b"\n<")
+        if self.at_line_start and data[:1] == b"<":
+            count += 1
+        self.at_line_start = data.endswith(b"\n")
+        self.count += count
+        if self.sample is not None and count:
+            self._sample(data)
+        if self.count >= self.expect > 0 and not self.done.done():
+            self.done.set_result(time.perf_counter())
+
+    def _sample(self, data: bytes) -> None:
+        assert self.sample is not None
+        now = time.perf_counter_ns()
+        for line in data.split(b"\n"):
+            at = line.find(b"> t=")
+            if line[:1] == b"<" and at > 0:
+                stamp = line[at + 4 : line.find(b" ", at + 4)]
+                if stamp.isdigit():
+                    self.sample.append(now - int(stamp))
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def open_client(
+    port: int, name: str, expect: int = 0, sample: list[int] | None = None
+) -> BenchClient:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: BenchClient(name, expect, sample), HOST, port)
+    await asyncio.wait_for(client.registered, 600)
+    return client
+
+
+async def open_many(
+    port: int, make: list[Callable[[], tuple[str, int, list[int] | None]]]
+) -> list[BenchClient]:
+    """Open clients 200 at a time (the listen backlog stays small)."""
+    limit = asyncio.Semaphore(200)
+
+    async def one(spec: Callable[[], tuple[str, int, list[int] | None]]) -> BenchClient:
+        async with limit:
+            name, expect, sample = spec()
+            return await open_client(port, name, expect, sample)
+
+    return list(await asyncio.gather(*(one(spec) for spec in make)))
+
+
+async def settle(clients: list[BenchClient], quiet: float = 0.3, limit: float = 60) -> None:
+    """Wait until no client has received anything for `quiet` seconds (join storms end)."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        last = max(c.last_data for c in clients)
+        if time.perf_counter() - last >= quiet:
+            return
+        await asyncio.sleep(quiet / 3)
+
+
+def percentile(values: list[int], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1e6
+
+
+@dataclass
+class CpuMeter:
+    """The generator's own CPU use, as a share of one core."""
+
+    wall: float = field(default_factory=time.perf_counter)
+    cpu: float = field(default_factory=time.process_time)
+
+    def share(self) -> float:
+        return (time.process_time() - self.cpu) / max(1e-9, time.perf_counter() - self.wall)
+
+
+def line(now_ns: int, seq: int) -> bytes:
+    return b"t=%d %d the quick brown fox jumps over the lazy dog\n" % (now_ns, seq)
+
+
+async def fanout(
+    port: int, receivers: int, senders: int, lines: int, rate: float = 0.0, patience: float = 120
+) -> dict[str, float]:
+    """S senders say M lines each to a room of R receivers (and each other)."""
+    per_receiver = senders * lines
+    per_sender = (senders - 1) * lines
+    samples: list[int] = []
+    sampled = set(range(0, receivers, max(1, receivers // 10)))
+    specs = [
+        (lambda i=i: (f"r{i}", per_receiver, samples if i in sampled else None))
+        for i in range(receivers)
+    ] + [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
+    clients = await open_many(port, specs)
+    try:
+        await settle(clients)
+        for client in clients:
+            client.count = 0
+        talkers = clients[receivers:]
+        meter = CpuMeter()
+        started = time.perf_counter()
+        if rate <= 0:
+            for talker in talkers:
+                now = time.perf_counter_ns()
+                talker.send(b"".join(line(now, i) for i in range(lines)))
+        else:
+            spread = 1 / (rate * len(talkers))
+            await asyncio.gather(
+                *(_paced(t, lines, rate, i * spread) for i, t in enumerate(talkers))
+            )
+        waiting = [c.done for c in clients if c.expect > 0]
+        await asyncio.wait(waiting, timeout=patience)
+        finished = max((f.result() for f in waiting if f.done()), default=time.perf_counter())
+        elapsed = finished - started
+        expected = senders * lines * (receivers + senders - 1)
+        received = sum(c.count for c in clients)
+        return {
+            "deliveries_per_s": received / elapsed,
+            "seconds": elapsed,
+            "expected": expected,
+            "loss": expected - received,
+            "p50_ms": percentile(samples, 0.50),
+            "p99_ms": percentile(samples, 0.99),
+            "max_ms": percentile(samples, 1.0),
+            "loadgen_cpu": meter.share(),
+        }
+    finally:
+        for client in clients:
+            client.close()
+
+
+async def _paced(talker: BenchClient, lines: int, rate: float, offset: float) -> None:
+    """Send at `rate` lines/s; senders are offset so their lines arrive evenly spread."""
+    loop = asyncio.get_running_loop()
+    start = loop.time() + offset
+    await asyncio.sleep(offset)
+    for i in range(lines):
+        talker.send(line(time.perf_counter_ns(), i))
+        await asyncio.sleep(max(0.0, start + (i + 1) / rate - loop.time()))
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for row in status:
+            if row.startswith("VmRSS:"):
+                return int(row.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def conns(port: int, server_pid: int, count: int, rate: float) -> dict[str, float]:
+    """Open `count` idle registered clients at `rate` per second."""
+    before = rss_kb(server_pid)
+    meter = CpuMeter()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    tasks = []
+    for i in range(count):
+        await asyncio.sleep(max(0.0, started + i / rate - loop.time()))
+        tasks.append(asyncio.create_task(open_client(port, f"c{i}")))
+    clients = await asyncio.gather(*tasks)
+    elapsed = loop.time() - started
+    try:
+        await settle(clients)
+        after = rss_kb(server_pid)
+        return {
+            "connects_per_s": count / elapsed,
+            "seconds": elapsed,
+            "rss_kb_per_client": (after - before) / count,
+            "loadgen_cpu": meter.share(),
+        }
+    finally:
+        for client in clients:
+            client.close()
+
+
+def pin_self(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {core})
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,163 @@
+"""Run the standard benchmark set against the bare relay and asyncchat.
+
+    python bench/run.py            # the standard set, 3 runs each, medians
+    python bench/run.py --quick    # smaller numbers, 1 run: a smoke test
+
+Every figure is also given as a ratio to the relay, measured in the same
+invocation. The server runs pinned to core 0 and the generator to core 1
+(on machines with two or more cores). Results go to bench/results/*.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).parent))
+import loadgen
+
+HERE = Path(__file__).parent
+
+
+@contextlib.contextmanager
+def server(kind: str, workdir: Path) -> Iterator[tuple[int, int]]:
+    """Start a server (pinned to core 0); yield (port, pid); stop it."""
+    log = workdir / f"{kind}.log"
+    if kind == "relay":
+        command = [sys.executable, str(HERE / "relay.py"), "0"]
+    else:
+        db = ":memory:" if kind == "asyncchat" else str(workdir / f"bench-{time.time_ns()}.db")
+        command = [
+            sys.executable,
+            "-m",
+            "asyncchat",
+            "serve",
+            "--port",
+            "0",
+            "--rate",
+            "0",
+            "--max-clients",
+            "20000",
+            "--db",
+            db,
+        ]
+    with open(log, "w") as err:
+        process = subprocess.Popen(command, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        if (os.cpu_count() or 1) >= 2:
+            os.sched_setaffinity(process.pid, {0})
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = re.search(r"listening on [\d.]+:(\d+)", log.read_text())
+            if found:
+                break
+            if process.poll() is not None:
+                raise RuntimeError(f"{kind} exited: {log.read_text()}")
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{kind} did not start: {log.read_text()}")
+        yield int(found[1]), process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+SCENARIOS = {
+    "fanout-burst": dict(receivers=200, senders=10, lines=200),
+    "fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
+    "conns": dict(count=5000, rate=1000.0),
+}
+QUICK = {
+    "fanout-burst": dict(receivers=50, senders=5, lines=50),
+    "fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
+    "conns": dict(count=300, rate=1000.0),
+}
+HEADLINE = {"fanout-burst": "deliveries_per_s", "fanout-paced": "p99_ms", "conns": "connects_per_s"}
+
+
+async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
+    if scenario == "conns":
+        return await loadgen.conns(port, pid, int(params["count"]), params["rate"])
+    return await loadgen.fanout(
+        port,
+        int(params["receivers"]),
+        int(params["senders"]),
+        int(params["lines"]),
+        params.get("rate", 0.0),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small numbers, one run")
+    parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3)")
+    parser.add_argument("--servers", default="relay,asyncchat,asyncchat-file")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    runs = args.runs or (1 if args.quick else 3)
+    table = QUICK if args.quick else SCENARIOS
+    loadgen.pin_self(1)
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = results_dir / f"{stamp}.jsonl"
+    medians: dict[tuple[str, str], dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp, open(out, "w") as jsonl:
+        for scenario in args.scenarios.split(","):
+            for kind in args.servers.split(","):
+                rows = []
+                for run in range(runs):
+                    with server(kind, Path(tmp)) as (port, pid):
+                        result = uvloop.run(one_run(scenario, table[scenario], port, pid))
+                    row = {
+                        "scenario": scenario,
+                        "server": kind,
+                        "run": run,
+                        **table[scenario],
+                        **result,
+                        "machine": platform.machine(),
+                        "cpus": os.cpu_count(),
+                        "python": platform.python_version(),
+                        "date": stamp,
+                    }
+                    jsonl.write(json.dumps(row) + "\n")
+                    jsonl.flush()
+                    rows.append(result)
+                    print(
+                        f"  {scenario:13} {kind:15} run {run}: "
+                        + ", ".join(f"{k}={v:.4g}" for k, v in result.items()),
+                        flush=True,
+                    )
+                medians[(scenario, kind)] = {
+                    key: loadgen.median([r[key] for r in rows]) for key in rows[0]
+                }
+    print_table(medians)
+    print(f"\nresults: {out}")
+    return 0
+
+
+def print_table(medians: dict[tuple[str, str], dict[str, float]]) -> None:
+    print(f"\n{'scenario':13} {'server':15} {'headline':>22} {'x relay':>8}  details (medians)")
+    for (scenario, kind), values in medians.items():
+        key = HEADLINE[scenario]
+        base = medians.get((scenario, "relay"), {}).get(key, float("nan"))
+        ratio = values[key] / base if base else float("nan")
+        details = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k != key)
+        print(f"{scenario:13} {kind:15} {key}={values[key]:>10.4g} {ratio:8.2f}  {details}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
