@@ -143,9 +143,7 @@ async def test_a_burst_of_mixed_lines_arrives_in_order_where_it_belongs(
     assert await carol.line() == "*** Now in #games (1 here): Carol"
     assert await alice.line() == "*** Carol left"
     assert await bob.line() == "*** Carol left"
-    bob.send_raw(
-        b"one\ntwo\n/me three\nAlice: four\nfive\n/nick Bobby\nsix\n/join games\nseven\n"
-    )
+    bob.send_raw(b"one\ntwo\n/me three\nAlice: four\nfive\n/nick Bobby\nsix\n/join games\nseven\n")
     assert await alice.lines(8) == [
         "<Bob> one",
         "<Bob> two",

@@ -6,6 +6,7 @@ routing decisions and the edge never touches these maps.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection
 from enum import Enum
 from typing import Generic, TypeVar
@@ -39,14 +40,43 @@ class Session(Generic[P]):
 
 
 class Room(Generic[P]):
-    """A room's shown name and its members in join order (a dict as an ordered set)."""
+    """A room's shown name, its members in join order (a dict as an ordered
+    set) and their names kept sorted, so a join into a big room costs no sort."""
 
-    __slots__ = ("members", "name", "view")
+    __slots__ = ("_order", "members", "name", "names", "view")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.members: dict[Session[P], None] = {}
         self.view = self.members.keys()
+        self.names: list[str] = []
+        self._order: list[tuple[str, str]] = []
+
+    def add(self, session: Session[P]) -> None:
+        self.members[session] = None
+        self._insert(session.name)
+
+    def remove(self, session: Session[P]) -> None:
+        del self.members[session]
+        self._delete(session.name)
+
+    def rename(self, old: str, new: str) -> None:
+        self._delete(old)
+        self._insert(new)
+
+    def _insert(self, name: str) -> None:
+        at = bisect.bisect(self._order, _order(name))
+        self._order.insert(at, _order(name))
+        self.names.insert(at, name)
+
+    def _delete(self, name: str) -> None:
+        at = bisect.bisect_left(self._order, _order(name))
+        del self._order[at]
+        del self.names[at]
+
+
+def _order(name: str) -> tuple[str, str]:
+    return (name.casefold(), name)
 
 
 class Registry(Generic[P]):
@@ -85,12 +115,12 @@ class Registry(Generic[P]):
     def _enter(self, session: Session[P], room: Name) -> None:
         if room.key not in self._rooms:
             self._rooms[room.key] = Room(room.display)
-        self._rooms[room.key].members[session] = None
+        self._rooms[room.key].add(session)
         session.room = room.key
 
     def _leave(self, session: Session[P]) -> None:
         room = self._rooms[session.room]
-        del room.members[session]
+        room.remove(session)
         if not room.members:
             del self._rooms[session.room]
 
@@ -100,6 +130,7 @@ class Registry(Generic[P]):
             raise KeyError(f"{name.display} is taken")
         del self._by_key[session.key]
         self._by_key[name.key] = session
+        self._rooms[session.room].rename(session.name, name.display)
         session.name, session.key = name.display, name.key
 
     def members(self, room: str) -> Collection[Session[P]]:
@@ -109,7 +140,9 @@ class Registry(Generic[P]):
         return found.view if found is not None else ()
 
     def names(self, room: str) -> tuple[str, ...]:
-        return tuple(sorted((s.name for s in self.members(room)), key=str.casefold))
+        """The room's names, sorted without regard to case."""
+        found = self._rooms.get(room)
+        return tuple(found.names) if found is not None else ()
 
     def room_name(self, room: str) -> str:
         return self._rooms[room].name

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Collection, Iterable
 
 from .config import ServerConfig
@@ -26,27 +27,43 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
 SHUTDOWN_GRACE = 4.0
+MIN_CORK = 0.002
+MAX_CORK = 0.050
 
 
 class Outbox:
-    """Coalesces writes: everything sent to a client in one turn of the event
-    loop goes out as one write, however many lines and events it holds."""
+    """Coalesces writes: everything sent to a client before the next flush goes
+    out as one write, however many lines and events it holds.
 
-    __slots__ = ("_dirty", "_loop")
+    An idle server flushes on the next turn of the loop. When a flush was
+    expensive (thousands of recipients), the next one waits about as long as
+    that flush took, at most MAX_CORK, so that a storm of events (a join
+    into a big room notifies everyone) costs one write per client per
+    flush rather than one per event.
+    """
+
+    __slots__ = ("_cork", "_dirty", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._dirty: list[Connection] = []
+        self._cork = 0.0
 
     def mark(self, conn: Connection) -> None:
         if not self._dirty:
-            self._loop.call_soon(self.flush)
+            if self._cork:
+                self._loop.call_later(self._cork, self.flush)
+            else:
+                self._loop.call_soon(self.flush)
         self._dirty.append(conn)
 
     def flush(self) -> None:
+        started = time.perf_counter()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+        took = time.perf_counter() - started
+        self._cork = min(took, MAX_CORK) if took > MIN_CORK else 0.0
 
 
 class Connection:
