@@ -29,25 +29,29 @@ READ_SIZE = 64 * 1024
 SHUTDOWN_GRACE = 4.0
 MIN_CORK = 0.002
 MAX_CORK = 0.050
+STORM_FLUSHES = 8
+BUSY = 0.9
 
 
 class Outbox:
     """Coalesces writes: everything sent to a client before the next flush goes
     out as one write, however many lines and events it holds.
 
-    An idle server flushes on the next turn of the loop. When a flush was
-    expensive (thousands of recipients), the next one waits about as long as
-    that flush took, at most MAX_CORK, so that a storm of events (a join
-    into a big room notifies everyone) costs one write per client per
-    flush rather than one per event.
+    A server with time to spare flushes on the next turn of the loop. When
+    flushing has taken over BUSY of its time for STORM_FLUSHES flushes in a
+    row (a storm: joins into a big room, each notifying everyone), the next
+    flush waits about as long as the last one took, at most MAX_CORK, so the
+    storm costs one write per client per flush rather than one per event.
     """
 
-    __slots__ = ("_cork", "_dirty", "_loop")
+    __slots__ = ("_cork", "_dirty", "_last_end", "_loop", "_streak")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._dirty: list[Connection] = []
         self._cork = 0.0
+        self._streak = 0
+        self._last_end = time.perf_counter()
 
     def mark(self, conn: Connection) -> None:
         if not self._dirty:
@@ -62,8 +66,12 @@ class Outbox:
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
-        took = time.perf_counter() - started
-        self._cork = min(took, MAX_CORK) if took > MIN_CORK else 0.0
+        ended = time.perf_counter()
+        took, idle = ended - started, started - self._last_end
+        self._last_end = ended
+        busy = took > MIN_CORK and took > BUSY * (took + idle)
+        self._streak = self._streak + 1 if busy else 0
+        self._cork = min(took, MAX_CORK) if self._streak >= STORM_FLUSHES else 0.0
 
 
 class Connection:
