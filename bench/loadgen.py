@@ -51,20 +51,26 @@ class BenchClient(asyncio.Protocol):
             self.registered.set_result(None)
             if not data:
                 return
+        starts_a_line = self.at_line_start
         count = data.count(b"\n<")
-        if self.at_line_start and data[:1] == b"<":
+        if starts_a_line and data[:1] == b"<":
             count += 1
         self.at_line_start = data.endswith(b"\n")
         self.count += count
         if self.sample is not None and count:
-            self._sample(data)
+            self._sample(data, starts_a_line)
         if self.count >= self.expect > 0 and not self.done.done():
             self.done.set_result(time.perf_counter())
 
-    def _sample(self, data: bytes) -> None:
+    def _sample(self, data: bytes, starts_a_line: bool) -> None:
+        """Latency of each whole public line in `data` (pieces of lines are skipped)."""
         assert self.sample is not None
         now = time.perf_counter_ns()
-        for line in data.split(b"\n"):
+        lines = data.split(b"\n")
+        lines.pop()
+        if not starts_a_line and lines:
+            lines.pop(0)
+        for line in lines:
             at = line.find(b"> t=")
             if line[:1] == b"<" and at > 0:
                 stamp = line[at + 4 : line.find(b" ", at + 4)]

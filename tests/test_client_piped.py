@@ -12,8 +12,9 @@ from support import TIMEOUT, Client, StartServer
 from asyncchat.server import ChatServer
 
 
-async def join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn(port: int, *args: str, stdin: int) -> asyncio.subprocess.Process:
+    """`asyncchat join` as a subprocess with real pipes for stdout and stderr."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "asyncchat",
@@ -21,10 +22,14 @@ async def join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, s
         "--port",
         str(port),
         *args,
-        stdin=asyncio.subprocess.PIPE,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, str, str]:
+    process = await spawn(port, *args, stdin=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(stdin), TIMEOUT)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -58,17 +63,7 @@ async def test_everything_sent_is_handled_before_exit_even_when_throttled(
 
 
 async def test_received_lines_go_to_stdout_and_q_quits(server: ChatServer) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(server.port),
-        "John",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(server.port, "John", stdin=asyncio.subprocess.PIPE)
     assert process.stdin is not None
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello John!")
@@ -85,18 +80,7 @@ async def test_received_lines_go_to_stdout_and_q_quits(server: ChatServer) -> No
 
 
 async def test_stay_keeps_listening_after_eof_until_a_signal(server: ChatServer) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(server.port),
-        "--stay",
-        "logbot",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(server.port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello logbot!")
     alice = await Client.join(server.port, "Alice")
@@ -128,19 +112,7 @@ async def test_no_server_exits_1_with_one_line_and_no_traceback() -> None:
 
 
 async def test_the_server_going_away_exits_1(server: ChatServer) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(server.port),
-        "--stay",
-        "John",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(server.port, "--stay", "John", stdin=asyncio.subprocess.DEVNULL)
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello John!")
     await server.shutdown()

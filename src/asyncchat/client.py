@@ -91,6 +91,15 @@ def connect_error(config: ClientConfig, problem: OSError) -> str:
     return f"asyncchat: cannot connect to {config.host}:{config.port}: {reason}"
 
 
+async def connect(config: ClientConfig, stderr: TextIO) -> ServerConnection | None:
+    """Open the first connection, or say in one line on stderr why not."""
+    try:
+        return await ServerConnection.open(config.host, config.port)
+    except OSError as problem:
+        print(connect_error(config, problem), file=stderr)
+        return None
+
+
 def stdin_lines(stream: TextIO) -> asyncio.Queue[str | None]:
     """Lines of a blocking stream, read by a daemon thread; None marks EOF.
 
@@ -126,10 +135,8 @@ class PipedClient:
         self._out.flush()
 
     async def run(self) -> int:
-        try:
-            conn = await ServerConnection.open(self._config.host, self._config.port)
-        except OSError as problem:
-            print(connect_error(self._config, problem), file=self._err)
+        conn = await connect(self._config, self._err)
+        if conn is None:
             return EXIT_CONNECTION
         try:
             return await self._session(conn)

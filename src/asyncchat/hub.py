@@ -67,6 +67,10 @@ def _shown(text: str, limit: int = 40) -> str:
     return visible if len(visible) <= limit else visible[: limit - 1] + "…"
 
 
+def _not_valid(wanted: str, problem: InvalidName, what: str = "name") -> str:
+    return f"'{_shown(wanted)}' is not a valid {what}: {problem}"
+
+
 class Hub(Generic[P]):
     """Everything the server decides, for all connections at once."""
 
@@ -183,7 +187,7 @@ class Hub(Generic[P]):
         try:
             name = parse_name(wanted)
         except InvalidName as problem:
-            return self._refuse_name(session, f"'{_shown(wanted)}' is not a valid name: {problem}")
+            return self._refuse_name(session, _not_valid(wanted, problem))
         if self._registry.get(name.key) is not None:
             return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
         self._registry.add(session, name, LOBBY)
@@ -219,7 +223,7 @@ class Hub(Generic[P]):
         try:
             room = parse_room(wanted)
         except InvalidName as problem:
-            text = f"'{_shown(wanted)}' is not a valid room name: {problem}"
+            text = _not_valid(wanted, problem, "room name")
             return [self._error(session, ErrorCode.BAD_NAME, text)]
         if room.key == session.room:
             text = f"you are already in #{self._registry.room_name(room.key)}"
@@ -320,8 +324,7 @@ class Hub(Generic[P]):
         try:
             name = parse_name(wanted)
         except InvalidName as problem:
-            text = f"'{_shown(wanted)}' is not a valid name: {problem}"
-            return [self._error(session, ErrorCode.BAD_NAME, text)]
+            return [self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem))]
         if name.display == session.name:
             return [self._error(session, ErrorCode.BAD_NAME, f"you are already {name.display}")]
         holder = self._registry.get(name.key)

@@ -4,8 +4,9 @@ The event loop only ever puts records on a queue. The writer thread wakes on
 the first record, gathers for BATCH_WINDOW (50 ms), and writes the batch in
 one transaction (WAL, synchronous=NORMAL: a committed batch survives a crash
 of the process). So a crash loses at most the last ~100 ms, and a busy room
-costs one transaction per window instead of one per line. The file is opened in exclusive locking mode, so a
-second server on the same file is refused at start instead of interleaving.
+costs one transaction per window instead of one per line. The file is opened
+in exclusive locking mode, so a second server on the same file is refused at
+start instead of interleaving.
 """
 
 from __future__ import annotations

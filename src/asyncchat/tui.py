@@ -29,7 +29,7 @@ from .client import (
     ConnectionLost,
     NameRefused,
     ServerConnection,
-    connect_error,
+    connect,
     os_reason,
     register,
 )
@@ -141,10 +141,8 @@ class InteractiveClient:
         self._ended = asyncio.Event()
 
     async def run(self) -> int:
-        try:
-            conn = await ServerConnection.open(self._config.host, self._config.port)
-        except OSError as problem:
-            print(connect_error(self._config, problem), file=self._stderr)
+        conn = await connect(self._config, self._stderr)
+        if conn is None:
             return EXIT_CONNECTION
         connection = asyncio.create_task(self._connection(conn))
         keyboard = asyncio.create_task(self._keyboard())
