@@ -35,9 +35,9 @@ class Daemon:
 
 
 @asynccontextmanager
-async def daemon(*flags: str) -> AsyncIterator[Daemon]:
-    """`asyncchat serve` on a free port; history in memory unless --db is given."""
-    if "--db" not in flags:
+async def daemon(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[Daemon]:
+    """`asyncchat serve` on a free port; history in memory unless --db or env is given."""
+    if "--db" not in flags and env is None:
         flags = ("--db", ":memory:", *flags)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -50,6 +50,7 @@ async def daemon(*flags: str) -> AsyncIterator[Daemon]:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         yield Daemon(process)
@@ -190,23 +191,9 @@ async def test_a_database_in_use_by_another_server_is_refused(tmp_path: Path) ->
 
 
 async def test_the_default_database_lives_in_xdg_data_home(tmp_path: Path) -> None:
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "serve",
-        "--port",
-        "0",
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    server = Daemon(process)
-    try:
+    async with daemon(env={**os.environ, "XDG_DATA_HOME": str(tmp_path)}) as server:
         await server.log_until(LISTENING.pattern)
         assert (tmp_path / "asyncchat" / "chat.db").exists()
         assert any(str(tmp_path / "asyncchat" / "chat.db") in line for line in server.log)
-    finally:
-        process.terminate()
-        assert await process.wait() == 0
+        server.process.terminate()
+        assert await server.process.wait() == 0
