@@ -80,7 +80,6 @@ class Hub(Generic[P]):
         *,
         keep: Callable[[Record], None] | None = None,
         clock: Callable[[], float] = time.time,
-        history: RecentHistory | None = None,
     ) -> None:
         """`keep` is handed every public line and action to store (it must not block)."""
         self._config = config
@@ -88,7 +87,7 @@ class Hub(Generic[P]):
         self._sessions: dict[Session[P], None] = {}
         self._keep = keep
         self._clock = clock
-        self.history = history if history is not None else RecentHistory(config.history)
+        self.history = RecentHistory(config.history)
 
     @property
     def connections(self) -> int:

@@ -190,7 +190,8 @@ class ChatServer:
         self._outbox: Outbox | None = None
 
     async def start(self) -> None:
-        """Listen; a StoreError or OSError here means the server cannot run."""
+        """Listen; an OSError here (like a StoreError from the constructor) means
+        the server cannot run, and the history file is closed again."""
         self._outbox = Outbox(asyncio.get_running_loop())
         try:
             self._server = await asyncio.start_server(
