@@ -6,9 +6,12 @@ import asyncio
 import signal
 import socket
 import sys
+from typing import cast
 
+import pytest
 from support import TIMEOUT, Client, StartServer
 
+from asyncchat.client import ConnectionLost, ServerConnection
 from asyncchat.server import ChatServer
 
 
@@ -120,3 +123,15 @@ async def test_the_server_going_away_exits_1(server: ChatServer) -> None:
     assert process.returncode == 1
     assert out == b"*** server is shutting down\n"
     assert err == b"asyncchat: the server closed the connection\n"
+
+
+async def test_a_server_line_longer_than_the_read_buffer_arrives_whole() -> None:
+    reader = asyncio.StreamReader(limit=1024)
+    names = ", ".join(f"user{i}" for i in range(20_000))
+    reader.feed_data(f"*** Online (20000): {names}\r\n<Bob> next\r\n".encode())
+    reader.feed_eof()
+    conn = ServerConnection(reader, cast(asyncio.StreamWriter, None))
+    assert await conn.line() == f"*** Online (20000): {names}"
+    assert await conn.line() == "<Bob> next"
+    with pytest.raises(ConnectionLost):
+        await conn.line()

@@ -21,6 +21,8 @@ from .events import Bye, Error, Hello, Pong
 from .wire import parse
 
 EXIT_OK, EXIT_CONNECTION, EXIT_NAME_REFUSED = 0, 1, 2
+# A Hello or /who in a full room lists every name: 10,000 names can pass 64 KiB.
+LINE_LIMIT = 4 * 1024 * 1024
 
 
 class NameRefused(Exception):
@@ -40,7 +42,7 @@ class ServerConnection:
 
     @classmethod
     async def open(cls, host: str, port: int) -> ServerConnection:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
         return cls(reader, writer)
 
     def send(self, line: str) -> None:
@@ -49,17 +51,22 @@ class ServerConnection:
 
     async def line(self) -> str:
         """The next server line without its CRLF; ConnectionLost at the end."""
-        try:
-            raw = await self._reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as partial:
-            if partial.partial:
-                return partial.partial.decode(errors="replace").rstrip("\r")
-            raise ConnectionLost from None
-        except asyncio.LimitOverrunError:
-            raw = await self._reader.read(2**16)
-        except ConnectionError as problem:
-            raise ConnectionLost from problem
-        return raw.decode(errors="replace").rstrip("\r\n")
+        pieces: list[bytes] = []
+        while True:
+            try:
+                pieces.append(await self._reader.readuntil(b"\n"))
+                break
+            except asyncio.IncompleteReadError as partial:
+                if not partial.partial and not pieces:
+                    raise ConnectionLost from None
+                pieces.append(partial.partial)
+                break
+            except asyncio.LimitOverrunError as overrun:
+                # Longer than the reader's buffer: take it whole, never in pieces.
+                pieces.append(await self._reader.readexactly(overrun.consumed))
+            except ConnectionError as problem:
+                raise ConnectionLost from problem
+        return b"".join(pieces).decode(errors="replace").rstrip("\r\n")
 
     async def close(self) -> None:
         self._writer.close()
