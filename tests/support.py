@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
-from collections.abc import Awaitable, Callable
+import struct
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 from asyncchat.server import ChatServer
 
@@ -21,9 +26,13 @@ class Client:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, *, rcvbuf: int | None = None) -> Client:
+    async def connect(
+        cls, port: int, *, rcvbuf: int | None = None, source: str | None = None
+    ) -> Client:
+        """`source`: another loopback address to come from (127.0.0.2 is another user)."""
         if rcvbuf is None:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            local = (source, 0) if source is not None else None
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local)
             return cls(reader, writer)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -33,9 +42,9 @@ class Client:
         return cls(reader, writer)
 
     @classmethod
-    async def join(cls, port: int, name: str) -> Client:
+    async def join(cls, port: int, name: str, *, source: str | None = None) -> Client:
         """Connect and register; the welcome and hello are checked and consumed."""
-        client = await cls.connect(port)
+        client = await cls.connect(port, source=source)
         assert await client.line() == "*** Welcome to asyncchat! What is your name?"
         client.send(name)
         hello = await client.line()
@@ -81,7 +90,70 @@ class Client:
         """Whatever is left before the server closes the connection."""
         return await asyncio.wait_for(self.reader.read(), timeout)
 
+    def reset(self) -> None:
+        """Vanish with a TCP reset (SO_LINGER 0), whatever is still unsent."""
+        sock = self.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+LISTENING = re.compile(r"listening on ([\d.]+):(\d+)")
+
+
+class Daemon:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.log: list[str] = []
+
+    async def log_until(self, pattern: str) -> re.Match[str]:
+        assert self.process.stderr is not None
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                raw = await self.process.stderr.readline()
+                assert raw, f"daemon exited before logging {pattern!r}: {self.log}"
+                self.log.append(raw.decode())
+                match = re.search(pattern, self.log[-1])
+                if match:
+                    return match
+
+    async def port(self) -> int:
+        """Wait until it listens; the port it chose."""
+        return int((await self.log_until(LISTENING.pattern))[2])
+
+    def rss(self) -> int:
+        """The daemon's resident memory in bytes, from /proc."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        assert found is not None, status
+        return int(found[1]) * 1024
+
+
+@asynccontextmanager
+async def daemon(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[Daemon]:
+    """`asyncchat serve` on a free port; history in memory unless --db or env is given."""
+    if "--db" not in flags and env is None:
+        flags = ("--db", ":memory:", *flags)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "serve",
+        "--port",
+        "0",
+        *flags,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        yield Daemon(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

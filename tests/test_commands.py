@@ -100,3 +100,17 @@ def test_nick_names_are_passed_on_raw_to_be_refused() -> None:
 @pytest.mark.parametrize("word", COMMAND_WORDS)
 def test_every_completed_command_word_is_a_command(word: str) -> None:
     assert not isinstance(parse_command(f"/{word} x y"), Unknown)
+
+
+@pytest.mark.parametrize(
+    "line", ["\u200b", "\u200b \ufeff", "\u3164", "/me \u200b", "/msg Bob \u2060"]
+)
+def test_a_message_of_only_invisible_characters_is_refused(line: str) -> None:
+    command = parse_command(line)
+    assert isinstance(command, Malformed)
+    assert "nothing left to send" in command.problem
+
+
+def test_an_address_hiding_an_invisible_character_stays_private() -> None:
+    assert parse_command("Bob\u200b: hi") == Whisper("Bob\u200b", "hi")
+    assert parse_command("Bob: \u200bhi") == Whisper("Bob", "\u200bhi")

@@ -4,60 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from support import TIMEOUT, Client
-
-LISTENING = re.compile(r"listening on ([\d.]+):(\d+)")
-
-
-class Daemon:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.log: list[str] = []
-
-    async def log_until(self, pattern: str) -> re.Match[str]:
-        assert self.process.stderr is not None
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                raw = await self.process.stderr.readline()
-                assert raw, f"daemon exited before logging {pattern!r}: {self.log}"
-                self.log.append(raw.decode())
-                match = re.search(pattern, self.log[-1])
-                if match:
-                    return match
-
-
-@asynccontextmanager
-async def daemon(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[Daemon]:
-    """`asyncchat serve` on a free port; history in memory unless --db or env is given."""
-    if "--db" not in flags and env is None:
-        flags = ("--db", ":memory:", *flags)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "serve",
-        "--port",
-        "0",
-        *flags,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        yield Daemon(process)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+from support import LISTENING, TIMEOUT, Client, daemon
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -113,7 +113,7 @@ async def test_shutdown_cuts_off_a_client_that_will_not_take_its_output(
     stuck.stop_reading()
     session = server.hub.find("stuck")
     assert session is not None
-    transport = session.peer.writer.transport
+    transport = session.peer.transport
     sent = 0
     while transport.get_write_buffer_size() == 0 and sent < 20_000:
         sender.send(*(f"{sent + i} " + "x" * 1000 for i in range(100)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -12,6 +13,8 @@ from . import __version__, loop
 from .config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
 from .store import StoreError, default_db_path
 
+_CONVERT = {"int": int, "float": float, "str": str}
+
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
@@ -20,73 +23,11 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Run the chat daemon. Users join with `asyncchat join NAME`, nc or telnet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    defaults = ServerConfig()
-    serve.add_argument(
-        "--host", default=DEFAULT_HOST, help="address to listen on (0.0.0.0 for all interfaces)"
-    )
-    serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="TCP port (0 picks a free one)"
-    )
-    serve.add_argument(
-        "--max-line",
-        type=int,
-        default=defaults.max_line,
-        help="longest accepted line in bytes; longer lines are refused with an error",
-    )
-    serve.add_argument(
-        "--max-clients",
-        type=int,
-        default=defaults.max_clients,
-        help="connections at once; one more is told the server is full",
-    )
-    serve.add_argument(
-        "--register-timeout",
-        type=float,
-        default=defaults.register_timeout,
-        help="seconds a new connection has to give a valid name",
-    )
-    serve.add_argument(
-        "--max-sendq",
-        type=int,
-        default=defaults.max_sendq,
-        help="bytes of unsent output per client before it is cut off as too slow",
-    )
-    serve.add_argument(
-        "--rate",
-        type=float,
-        default=defaults.rate,
-        help="lines per second per client before reading pauses (0 = no limit)",
-    )
-    serve.add_argument(
-        "--burst",
-        type=int,
-        default=defaults.burst,
-        help="lines a client may send at once before --rate applies",
-    )
-    serve.add_argument(
-        "--db",
-        default=str(default_db_path()),
-        help="SQLite file for room history (':memory:' keeps history only while running)",
-    )
-    serve.add_argument(
-        "--history",
-        type=int,
-        default=defaults.history,
-        help="recent lines a user is shown on entering a room (0: none)",
-    )
-    serve.add_argument(
-        "--history-keep",
-        type=int,
-        default=defaults.history_keep,
-        help="lines kept per room in the database; older ones are pruned",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=defaults.log_level,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-        help="how much to log to stderr",
-    )
+    for setting in dataclasses.fields(ServerConfig):
+        options = dict(setting.metadata)
+        options.setdefault("type", _CONVERT[str(setting.type)])
+        default = str(default_db_path()) if setting.name == "db" else setting.default
+        serve.add_argument("--" + setting.name.replace("_", "-"), default=default, **options)
 
 
 def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,20 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
-    return ServerConfig(
-        host=args.host,
-        port=args.port,
-        max_line=args.max_line,
-        max_clients=args.max_clients,
-        register_timeout=args.register_timeout,
-        max_sendq=args.max_sendq,
-        rate=args.rate,
-        burst=args.burst,
-        db=args.db,
-        history=args.history,
-        history_keep=args.history_keep,
-        log_level=args.log_level,
-    )
+    return ServerConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServerConfig)})
 
 
 def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .names import looks_like_name
-from .sanitize import sanitize
+from .sanitize import invisible_characters, invisible_only, sanitize
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,18 @@ class Quit:
 
 
 @dataclass(frozen=True, slots=True)
+class Ignore:
+    """`name` None: list who is ignored."""
+
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unignore:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     command: str
 
@@ -93,6 +105,8 @@ Command = (
     | Ping
     | Help
     | Quit
+    | Ignore
+    | Unignore
     | Unknown
     | Malformed
 )
@@ -102,7 +116,8 @@ _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
 _EMPTY_AFTER_CLEANING = "nothing left to send after removing control characters"
 _ALIASES = {"r": "reply", "names": "who", "users": "who"}
 COMMAND_WORDS = (
-    *("msg", "reply", "me", "all", "who", "join", "rooms", "nick", "ping", "help", "quit"),
+    *("msg", "reply", "me", "all", "who", "join", "rooms", "nick", "ignore", "unignore"),
+    *("ping", "help", "quit"),
     *_ALIASES,
 )
 
@@ -111,7 +126,7 @@ def _text(text: str, usage: str) -> str | Malformed:
     if not text.strip():
         return Malformed(usage)
     clean = sanitize(text).strip()
-    return clean if clean else Malformed(_EMPTY_AFTER_CLEANING)
+    return Malformed(_EMPTY_AFTER_CLEANING) if invisible_only(clean) else clean
 
 
 def _whisper(target: str, text: str) -> Command:
@@ -129,12 +144,21 @@ def parse_command(line: str) -> Command | None:
     if line.startswith("/"):
         return _slash_command(line)
     clean = sanitize(line).strip()
-    if not clean:
+    if invisible_only(clean):
         return Malformed(_EMPTY_AFTER_CLEANING)
     addressed = _ADDRESSED.match(clean)
-    if addressed and looks_like_name(addressed[1]) and not addressed[2].lstrip().startswith("//"):
+    if addressed and _addressee(addressed[1]) and not addressed[2].lstrip().startswith("//"):
         return _whisper(addressed[1], addressed[2])
     return Say(clean)
+
+
+def _addressee(word: str) -> bool:
+    """A name, or one with invisible characters in it: that one must not go public
+    (the hub refuses it as not a valid name, and nothing is sent)."""
+    if looks_like_name(word):
+        return True
+    hidden = invisible_characters(word)
+    return bool(hidden) and looks_like_name("".join(c for c in word if c not in hidden))
 
 
 def _split_word(text: str) -> tuple[str, str]:
@@ -173,6 +197,10 @@ def _slash_command(line: str) -> Command:
         return ListRooms()
     if name == "nick":
         return Nick(rest) if rest else Malformed("usage: /nick NEWNAME")
+    if name == "ignore":
+        return Ignore(rest or None)
+    if name == "unignore":
+        return Unignore(rest) if rest else Malformed("usage: /unignore NAME")
     if name == "ping":
         return Ping(sanitize(rest).strip())
     if name == "help":

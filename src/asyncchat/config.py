@@ -2,26 +2,73 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from .addresses import AddressLimits, parse_networks
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845
 
 
+MIB = 1024 * 1024
+
+
+def setting(default: Any, help: str, **argparse_options: Any) -> Any:
+    """A ServerConfig field with its command-line help: the one place a setting is defined."""
+    return field(default=default, metadata={"help": help, **argparse_options})
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    max_line: int = 2048
-    max_clients: int = 10_000
-    register_timeout: float = 30.0
-    max_sendq: int = 1024 * 1024
-    rate: float = 10.0
-    burst: int = 20
-    db: str = ":memory:"
-    history: int = 20
-    history_keep: int = 10_000
-    log_level: str = "INFO"
+    """Every server setting; `asyncchat serve` has one flag per field (`max_line`: `--max-line`)."""
+
+    host: str = setting(DEFAULT_HOST, "address to listen on (0.0.0.0 for all interfaces)")
+    port: int = setting(DEFAULT_PORT, "TCP port (0 picks a free one)")
+    max_line: int = setting(
+        2048, "longest accepted line in bytes; longer lines are refused with an error"
+    )
+    max_clients: int = setting(10_000, "connections at once; one more is told the server is full")
+    register_timeout: float = setting(30.0, "seconds a new connection has to give a valid name")
+    max_sendq: int = setting(
+        MIB, "bytes of unsent output per client before it is cut off as too slow"
+    )
+    max_recvq: int = setting(
+        8192,
+        "bytes of one client's input read ahead of flood control; past that TCP holds it back",
+    )
+    rate: float = setting(10.0, "lines per second per client before reading pauses (0 = no limit)")
+    burst: int = setting(20, "lines a client may send at once before --rate applies")
+    max_per_ip: int = setting(16, "connections from one address (IPv6: one /64)")
+    max_unnamed_per_ip: int = setting(
+        4, "connections from one address that may still be choosing a name"
+    )
+    connect_rate_per_ip: int = setting(20, "new connections from one address per 10 seconds")
+    exempt: str = setting(
+        "127.0.0.0/8,::1",
+        "comma-separated addresses/CIDRs not limited per address ('' limits everyone)",
+    )
+    max_rooms: int = setting(1000, "rooms at once; creating one more is refused")
+    db: str = setting(
+        ":memory:",
+        "SQLite file for room history (':memory:' keeps history only while running)",
+    )
+    history: int = setting(20, "recent lines a user is shown on entering a room (0: none)")
+    history_keep: int = setting(
+        10_000, "lines kept per room in the database; older ones are pruned"
+    )
+    history_max_rows: int = setting(
+        1_000_000, "lines kept in the database in all; the oldest go first"
+    )
+    history_memory: int = setting(
+        32, "MiB of recent history kept in memory across rooms; the rest is read from --db"
+    )
+    log_level: str = setting(
+        "INFO",
+        "how much to log to stderr",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -35,16 +82,43 @@ class ServerConfig:
             problems.append("--register-timeout must be more than 0 seconds")
         if self.max_sendq < 4096:
             problems.append("--max-sendq must be at least 4096 bytes")
+        if self.max_recvq < self.max_line + 2:
+            problems.append("--max-recvq must be at least --max-line + 2 bytes (one whole line)")
         if self.rate < 0:
             problems.append("--rate must be 0 (off) or more lines per second")
         if self.burst < 1:
             problems.append("--burst must be at least 1 line")
+        for flag, value in (
+            ("--max-per-ip", self.max_per_ip),
+            ("--max-unnamed-per-ip", self.max_unnamed_per_ip),
+            ("--connect-rate-per-ip", self.connect_rate_per_ip),
+            ("--max-rooms", self.max_rooms),
+        ):
+            if value < 1:
+                problems.append(f"{flag} must be at least 1")
+        try:
+            parse_networks(self.exempt)
+        except ValueError as problem:
+            problems.append(f"--exempt: {problem}")
         if self.history < 0:
             problems.append("--history must be 0 (none) or more lines")
         if self.history_keep < max(1, self.history):
             problems.append("--history-keep must be at least 1 and at least --history")
+        if self.history_max_rows < self.history_keep:
+            problems.append("--history-max-rows must be at least --history-keep")
+        if self.history_memory < 0:
+            problems.append("--history-memory must be 0 (read every join from --db) or more MiB")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def address_limits(self) -> AddressLimits:
+        return AddressLimits(
+            self.max_per_ip,
+            self.max_unnamed_per_ip,
+            self.connect_rate_per_ip,
+            parse_networks(self.exempt),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,10 @@ class ErrorCode(Enum):
     UNKNOWN_COMMAND = "unknown-command"
     BAD_COMMAND = "bad-command"
     SERVER_FULL = "server-full"
+    TOO_MANY_CONNECTIONS = "too-many-connections"
+    TOO_MANY_ROOMS = "too-many-rooms"
+    NOT_IGNORING = "not-ignoring"
+    TOO_MANY_IGNORED = "too-many-ignored"
     REGISTER_TIMEOUT = "register-timeout"
     UNSPECIFIED = "unspecified"
 
@@ -151,6 +155,19 @@ class HelpText:
 
 
 @dataclass(frozen=True, slots=True)
+class Ignoring:
+    """The answer to /ignore NAME (`on`) or /unignore NAME."""
+
+    name: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreList:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Bye:
     name: str
 
@@ -192,6 +209,8 @@ Event = (
     | Renamed
     | Pong
     | HelpText
+    | Ignoring
+    | IgnoreList
     | Bye
     | ShuttingDown
     | Notice

@@ -1,29 +1,35 @@
-"""Turn the raw byte stream of one connection into lines.
+"""Turn the raw byte stream of one connection into lines, one at a time.
 
 Pure and incremental: bytes arrive in arbitrary chunks (a telnet command or a
 UTF-8 character may be split across two reads), so every piece of state lives
-in the decoder and nothing here touches a socket.
+in the decoder and nothing here touches a socket. Lines are cut out only when
+asked for (`LineDecoder.next`), so input that flood control has not let
+through yet stays as bytes, never as a pile of line objects.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from enum import Enum
+from typing import Final
 
 IAC = 0xFF
-SE = 0xF0
-SB = 0xFA
-WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
-LF = 0x0A
 CR = 0x0D
+NOISE_BYTES: Final = 512
+"""Bytes of blank lines, telnet negotiation or discarded input that cost one token."""
 
-
-class _Telnet(Enum):
-    DATA = 0
-    IAC = 1
-    OPTION = 2
-    SUB = 3
-    SUB_IAC = 4
+_IAC = b"\xff"
+_IAC_SE = b"\xff\xf0"
+_SUB_START = b"\xff\xfa"
+# A prefix made only of whole telnet commands and data: 2-byte commands (IAC
+# IAC is the data byte 0xFF), 3-byte option negotiation, terminated SB…SE.
+_WHOLE = re.compile(
+    rb"(?:[^\xff]+|\xff(?:[^\xfa-\xfe]|[\xfb-\xfe][\x00-\xff]|\xfa(?:[^\xff]|\xff[^\xf0])*\xff\xf0))*"
+)
+_COMMAND = re.compile(
+    rb"\xff(\xff)|\xff(?:[\xfb-\xfe][\x00-\xff]|\xfa(?:[^\xff]|\xff[^\xf0])*\xff\xf0|[\x00-\xfe])"
+)
+_SUB_BODY = re.compile(rb"(?:[^\xff]|\xff[^\xf0])*")
 
 
 class TelnetFilter:
@@ -31,45 +37,68 @@ class TelnetFilter:
 
     `IAC IAC` is the escaped data byte 0xFF and is kept; every other IAC
     sequence, including a whole `IAC SB … IAC SE` subnegotiation, is dropped.
+    The work is done by regular expressions, so a stream of telnet noise costs
+    no Python per byte. A subnegotiation longer than `max_sub` bytes is
+    counted in `overlong` and skipped up to its `IAC SE` without being kept.
     """
 
-    __slots__ = ("_state",)
+    __slots__ = ("_max_sub", "_overlong_sub", "_skipping", "_tail", "overlong", "removed")
 
-    def __init__(self) -> None:
-        self._state = _Telnet.DATA
+    def __init__(self, max_sub: int) -> None:
+        self._max_sub = max_sub
+        self._overlong_sub = _overlong_sub_pattern(max_sub)
+        self._tail = b""
+        self._skipping = False
+        self.removed = 0
+        self.overlong = 0
 
     def feed(self, data: bytes) -> bytes:
-        if self._state is _Telnet.DATA and IAC not in data:
+        if self._tail:
+            data, self._tail = self._tail + data, b""
+        elif not self._skipping and IAC not in data:
             return data
-        out = bytearray()
-        state = self._state
-        for byte in data:
-            if state is _Telnet.DATA:
-                if byte == IAC:
-                    state = _Telnet.IAC
-                else:
-                    out.append(byte)
-            elif state is _Telnet.IAC:
-                if byte == IAC:
-                    out.append(IAC)
-                    state = _Telnet.DATA
-                elif byte in (WILL, WONT, DO, DONT):
-                    state = _Telnet.OPTION
-                elif byte == SB:
-                    state = _Telnet.SUB
-                else:
-                    state = _Telnet.DATA
-            elif state is _Telnet.OPTION:
-                state = _Telnet.DATA
-            elif state is _Telnet.SUB:
-                if byte == IAC:
-                    state = _Telnet.SUB_IAC
-            elif byte == SE:
-                state = _Telnet.DATA
+        out = b""
+        while data:
+            if self._skipping:
+                data = self._skip(data)
+                continue
+            whole = _WHOLE.match(data)
+            end = whole.end() if whole is not None else 0
+            head = data[:end]
+            # split (not sub with a template): every match stays in C; IAC IAC keeps its 0xFF.
+            kept = b"".join(filter(None, _COMMAND.split(head)))
+            if _SUB_START in head:
+                self.overlong += len(self._overlong_sub.findall(head))
+            self.removed += end - len(kept)
+            out += kept
+            data = data[end:]
+            if len(data) > self._max_sub + 2:
+                self.overlong += 1
+                self._skipping = True
+                self.removed += 2
+                data = data[2:]
             else:
-                state = _Telnet.SUB
-        self._state = state
-        return bytes(out)
+                self._tail = data
+                break
+        return out
+
+    def _skip(self, data: bytes) -> bytes:
+        """Inside an overlong subnegotiation: drop everything up to its IAC SE."""
+        body = _SUB_BODY.match(data)
+        end = body.end() if body is not None else 0
+        if data[end : end + 2] == _IAC_SE:
+            self._skipping = False
+            self.removed += end + 2
+            return data[end + 2 :]
+        if data[end:] == _IAC:
+            self._tail = _IAC
+        self.removed += end
+        return b""
+
+
+def _overlong_sub_pattern(limit: int) -> re.Pattern[bytes]:
+    """A whole subnegotiation with more than `limit` bytes between IAC SB and IAC SE."""
+    return re.compile(rb"\xff\xfa(?:[^\xff]|\xff[^\xf0]){%d,}\xff\xf0" % (limit + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,65 +120,120 @@ class InvalidUtf8:
     """A complete line that was not valid UTF-8; it is dropped."""
 
 
-Frame = Line | LineTooLong | InvalidUtf8
+@dataclass(frozen=True, slots=True)
+class SubnegotiationTooLong:
+    """A telnet subnegotiation exceeded the line limit; it is discarded."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Noise:
+    """NOISE_BYTES of input that carried no text; it costs a token and nothing more."""
+
+
+NOISE = Noise()
+Frame = Line | LineTooLong | InvalidUtf8 | SubnegotiationTooLong
+"""What the core is handed; `Noise` stays at the edge."""
 
 
 class LineDecoder:
     """Splits a byte stream into lines no longer than `max_line` bytes.
 
-    A too-long line is reported as soon as it is known to be too long, not
-    when its LF finally arrives, and memory stays bounded by `max_line`.
+    `feed` only stores bytes (after telnet stripping); `next` cuts out one
+    frame at a time. A too-long line is reported as soon as it is known to be
+    too long, not when its LF finally arrives, and what the decoder holds is
+    what was fed and not yet taken, plus at most one partial line.
+    Blank and whitespace-only lines, telnet bytes and discarded input are
+    counted as noise: every NOISE_BYTES of it comes out as one `Noise`.
     """
 
-    __slots__ = ("_buffer", "_discarding", "_max_line", "_telnet")
+    __slots__ = ("_buffer", "_discarding", "_max_line", "_noise", "_pos", "_telnet")
 
     def __init__(self, max_line: int) -> None:
         if max_line < 1:
             raise ValueError("max_line must be at least 1")
         self._max_line = max_line
         self._buffer = bytearray()
+        self._pos = 0
         self._discarding = False
-        self._telnet = TelnetFilter()
+        self._noise = 0
+        self._telnet = TelnetFilter(max_line)
 
-    def feed(self, data: bytes) -> list[Frame]:
-        data = self._telnet.feed(data)
-        frames: list[Frame] = []
+    @property
+    def buffered(self) -> int:
+        """Bytes fed and not yet taken out as frames or paid for as noise.
+
+        Noise is counted here although it is not stored, so a stream of it
+        cannot be read faster than flood control charges for it.
+        """
+        return len(self._buffer) - self._pos + self._noise
+
+    def feed(self, data: bytes) -> None:
+        telnet = self._telnet
+        data = telnet.feed(data)
+        if telnet.removed:
+            self._noise += telnet.removed
+            telnet.removed = 0
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
+
+    def next(self) -> Frame | Noise | None:
+        """The next frame, or None until more bytes are fed."""
         buffer = self._buffer
-        start = 0
-        end = len(data)
-        while start < end:
-            newline = data.find(b"\n", start)
-            stop = end if newline < 0 else newline
-            if self._discarding:
-                if newline < 0:
-                    return frames
-                self._discarding = False
-                start = newline + 1
-                continue
-            buffer += data[start:stop]
+        while True:
+            if self._noise >= NOISE_BYTES:
+                self._noise -= NOISE_BYTES
+                return NOISE
+            if self._telnet.overlong:
+                self._telnet.overlong -= 1
+                return SubnegotiationTooLong(self._max_line)
+            start = self._pos
+            newline = buffer.find(b"\n", start)
             if newline < 0:
-                if self._overflowing(buffer):
-                    frames.append(LineTooLong(self._max_line))
-                    buffer.clear()
-                    self._discarding = True
-                return frames
-            start = newline + 1
-            if buffer.endswith(b"\r"):
-                del buffer[-1]
-            frames.append(self._complete(bytes(buffer)))
-            buffer.clear()
-        return frames
+                frame = self._partial()
+                if frame is None and self._noise >= NOISE_BYTES:
+                    continue
+                return frame
+            self._pos = newline + 1
+            if self._discarding:
+                self._discarding = False
+                self._noise += newline + 1 - start
+                continue
+            end = newline
+            if end > start and buffer[end - 1] == CR:
+                end -= 1
+            raw = buffer[start:end]
+            if not raw or raw.isspace():
+                self._noise += newline + 1 - start
+                continue
+            if len(raw) > self._max_line:
+                return LineTooLong(self._max_line)
+            try:
+                return Line(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                return InvalidUtf8()
 
-    def _overflowing(self, pending: bytearray) -> bool:
-        # One extra byte is allowed only if it is the CR of a CRLF.
-        size = len(pending)
-        limit = self._max_line
-        return size > limit + 1 or (size == limit + 1 and pending[-1] != CR)
-
-    def _complete(self, raw: bytes) -> Frame:
-        if len(raw) > self._max_line:
+    def _partial(self) -> Frame | None:
+        pending = len(self._buffer) - self._pos
+        if self._discarding:
+            self._noise += pending
+            self._drop()
+            return None
+        if self._overflowing(pending):
+            self._discarding = True
+            self._noise += pending
+            self._drop()
             return LineTooLong(self._max_line)
-        try:
-            return Line(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            return InvalidUtf8()
+        return None
+
+    def _drop(self) -> None:
+        self._buffer.clear()
+        self._pos = 0
+
+    def _overflowing(self, size: int) -> bool:
+        # One extra byte is allowed only if it is the CR of a CRLF.
+        limit = self._max_line
+        return size > limit + 1 or (size == limit + 1 and self._buffer[-1] != CR)

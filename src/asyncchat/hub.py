@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Generic
 
 from . import commands as cmd
-from .config import ServerConfig
+from .addresses import Admission
+from .config import MIB, ServerConfig
 from .events import (
     Action,
     AskName,
@@ -27,6 +28,8 @@ from .events import (
     HistoryEnd,
     HistoryLine,
     HistoryStart,
+    IgnoreList,
+    Ignoring,
     Joined,
     LeaveReason,
     Left,
@@ -42,8 +45,10 @@ from .events import (
     ShuttingDown,
     Welcome,
 )
-from .framing import Frame, InvalidUtf8, Line, LineTooLong
+from .framing import Frame, InvalidUtf8, Line, LineTooLong, SubnegotiationTooLong
 from .history import RecentHistory
+from .ignores import MAX_IGNORED, IgnoreTable
+from .logthrottle import WarningThrottle
 from .names import RESERVED, InvalidName, Name, looks_like_name, name_key, parse_name, parse_room
 from .registry import P, Registry, Session, State
 from .sanitize import escape_forbidden
@@ -78,16 +83,23 @@ class Hub(Generic[P]):
         self,
         config: ServerConfig,
         *,
+        history: RecentHistory | None = None,
         keep: Callable[[Record], None] | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`keep` is handed every public line and action to store (it must not block)."""
+        """`history` answers joins (default: in memory only); `keep` is handed every
+        public line and action to store (it must not block)."""
         self._config = config
         self._registry: Registry[P] = Registry()
-        self._sessions: dict[Session[P], None] = {}
+        self._sessions: dict[int, Session[P]] = {}
+        self._last_id = 0
+        self._admission = Admission(config.address_limits, monotonic)
+        self._ignores: IgnoreTable[P] = IgnoreTable()
         self._keep = keep
         self._clock = clock
-        self.history = RecentHistory(config.history)
+        self.history = history or RecentHistory(config.history, config.history_memory * MIB)
+        self.warnings = WarningThrottle(log, monotonic)
 
     @property
     def connections(self) -> int:
@@ -101,15 +113,26 @@ class Hub(Generic[P]):
         """The session online under this name (compared without case), if any."""
         return self._registry.get(name_key(name))
 
-    def connect(self, peer: P) -> tuple[Session[P], list[Delivery[P]]]:
-        """A new connection; a full server refuses it (the session is born GONE)."""
-        session = Session(peer)
+    def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Delivery[P]]]:
+        """A new connection from `host` (an IP address, or None if it has none);
+        a full server or an address over its limits refuses it (the session is born GONE)."""
+        self._last_id += 1
+        session = Session(peer, self._last_id)
         if len(self._sessions) >= self._config.max_clients:
-            session.state = State.GONE
-            log.warning("refused a connection: server is full (%d)", self._config.max_clients)
-            return session, [self._to(session, Error(ErrorCode.SERVER_FULL, "server is full"))]
-        self._sessions[session] = None
+            full = self._config.max_clients
+            self.warnings.warn("full", f"refused a connection: server is full ({full})")
+            return self._refused(session, Error(ErrorCode.SERVER_FULL, "server is full"))
+        admitted, session.address = self._admission.admit(host)
+        if not admitted:
+            self.warnings.warn("per-ip", f"refused a connection from {host}: too many from it")
+            text = "too many connections from your address"
+            return self._refused(session, Error(ErrorCode.TOO_MANY_CONNECTIONS, text))
+        self._sessions[session.id] = session
         return session, [self._to(session, Welcome())]
+
+    def _refused(self, session: Session[P], error: Error) -> tuple[Session[P], list[Delivery[P]]]:
+        session.state = State.GONE
+        return session, [self._to(session, error)]
 
     def receive(self, session: Session[P], frame: Frame) -> list[Delivery[P]]:
         if session.state is State.GONE:
@@ -124,6 +147,9 @@ class Hub(Generic[P]):
             return self._refuse_frame(
                 session, "that line was not valid UTF-8; it was not sent", ErrorCode.INVALID_UTF8
             )
+        if isinstance(frame, SubnegotiationTooLong):
+            text = f"telnet subnegotiation too long (the limit is {frame.limit} bytes); discarded"
+            return self._refuse_frame(session, text, ErrorCode.LINE_TOO_LONG)
         if session.state is State.NAMING:
             return self._register(session, frame)
         command = cmd.parse_command(frame.text)
@@ -135,7 +161,7 @@ class Hub(Generic[P]):
             return []
         self._forget(session)
         seconds = f"{self._config.register_timeout:g}"
-        log.info("closed a connection that gave no name within %s s", seconds)
+        self.warnings.warn("expired", f"closed a connection that gave no name within {seconds} s")
         text = f"no name given within {seconds} seconds; goodbye"
         return [self._to(session, Error(ErrorCode.REGISTER_TIMEOUT, text))]
 
@@ -156,17 +182,20 @@ class Hub(Generic[P]):
         No per-user `left` lines: everyone leaves at the same moment, and
         N² such lines would hold up the exit of a big server.
         """
-        everyone = tuple(self._sessions)
+        everyone = tuple(self._sessions.values())
         log.info("shutting down: closing %d connections", len(everyone))
         for session in everyone:
             self._forget(session)
         return [Delivery(ShuttingDown(), everyone)]
 
     def _forget(self, session: Session[P]) -> None:
-        if session.state is State.CHATTING:
+        named = session.state is State.CHATTING
+        if named:
             self._registry.remove(session)
+            self._ignores.forget(session)
         if session.state is not State.GONE:
-            del self._sessions[session]
+            del self._sessions[session.id]
+            self._admission.release(session.address, was_named=named)
         session.state = State.GONE
 
     @staticmethod
@@ -191,6 +220,7 @@ class Hub(Generic[P]):
             return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
         self._registry.add(session, name, LOBBY)
         session.state = State.CHATTING
+        self._admission.named(session.address)
         members = self._registry.members(LOBBY.key)
         log.info("%s joined (%d online)", name.display, len(self._registry))
         return [
@@ -216,7 +246,11 @@ class Hub(Generic[P]):
         if self._keep is not None:
             self._keep(record)
         event = Action(session.name, text) if action else Public(session.name, text)
-        return [Delivery(event, self._room(session), session)]
+        room = self._room(session)
+        ignorers = self._ignores.ignorers(session.key)
+        if ignorers:
+            room = tuple(member for member in room if member not in ignorers)
+        return [Delivery(event, room, session)]
 
     def _join(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
         try:
@@ -227,6 +261,14 @@ class Hub(Generic[P]):
         if room.key == session.room:
             text = f"you are already in #{self._registry.room_name(room.key)}"
             return [self._error(session, ErrorCode.BAD_COMMAND, text)]
+        if (
+            room.key != LOBBY.key
+            and not self._registry.has_room(room.key)
+            and self._rooms_full(session)
+        ):
+            text = "too many rooms; join an existing one (/rooms)"
+            self.warnings.warn("rooms", f"refused a new room: {self._config.max_rooms} exist")
+            return [self._error(session, ErrorCode.TOO_MANY_ROOMS, text)]
         old = session.room
         self._registry.move(session, room)
         here = self._registry.members(room.key)
@@ -268,6 +310,10 @@ class Hub(Generic[P]):
                 return [self._to(session, Pong(token))]
             case cmd.Help():
                 return [self._to(session, HelpText())]
+            case cmd.Ignore(name):
+                return self._ignore(session, name)
+            case cmd.Unignore(name):
+                return self._unignore(session, name)
             case cmd.Quit(reason):
                 bye = self._to(session, Bye(session.name))
                 return [bye, *self.leave(session, LeaveReason.QUIT, reason)]
@@ -277,6 +323,46 @@ class Hub(Generic[P]):
             case cmd.Malformed(problem):
                 return [self._error(session, ErrorCode.BAD_COMMAND, problem)]
         raise TypeError(f"unhandled command {command!r}")
+
+    def _rooms_full(self, session: Session[P]) -> bool:
+        """Moving `session` to a new room would pass --max-rooms.
+
+        The room it leaves is counted as gone if it would be empty, and one
+        slot is always kept for the lobby, so registering never fails for it.
+        """
+        registry = self._registry
+        frees = len(registry.members(session.room)) == 1
+        after = registry.room_count() + 1 - frees
+        lobby_missing = not registry.has_room(LOBBY.key) or (frees and session.room == LOBBY.key)
+        return after + lobby_missing > self._config.max_rooms
+
+    def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery[P]:
+        """The user online under `wanted`, or the error to send."""
+        found = self._registry.get(name_key(wanted)) if looks_like_name(wanted) else None
+        if found is None:
+            text = f"no one called '{_shown(wanted)}' is online"
+            return self._error(session, ErrorCode.NO_SUCH_USER, text)
+        return found
+
+    def _ignore(self, session: Session[P], wanted: str | None) -> list[Delivery[P]]:
+        if wanted is None:
+            return [self._to(session, IgnoreList(self._ignores.names(session)))]
+        target = self._online(session, wanted)
+        if isinstance(target, Delivery):
+            return [target]
+        if target is session:
+            return [self._error(session, ErrorCode.BAD_COMMAND, "you cannot ignore yourself")]
+        if not self._ignores.ignore(session, target.key, target.name):
+            text = f"you ignore {MAX_IGNORED} names already; /unignore one first"
+            return [self._error(session, ErrorCode.TOO_MANY_IGNORED, text)]
+        return [self._to(session, Ignoring(target.name, on=True))]
+
+    def _unignore(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        name = self._ignores.unignore(session, name_key(wanted))
+        if name is None:
+            text = f"you are not ignoring '{_shown(wanted)}' (/ignore lists whom you ignore)"
+            return [self._error(session, ErrorCode.NOT_IGNORING, text)]
+        return [self._to(session, Ignoring(name, on=False))]
 
     def _room(self, session: Session[P]) -> Collection[Session[P]]:
         return self._registry.members(session.room)
@@ -298,13 +384,15 @@ class Hub(Generic[P]):
         return self._deliver_private(session, recipient, text)
 
     def _reply(self, session: Session[P], text: str) -> list[Delivery[P]]:
-        recipient = session.reply_to
-        if recipient is None:
+        if session.reply_to is None:
             problem = "no one has sent you a private message yet; nothing was sent"
             return [self._error(session, ErrorCode.NO_REPLY_TARGET, problem)]
-        if recipient.state is not State.CHATTING:
-            problem = f"{recipient.name} has left; nothing was sent"
+        wanted, name = session.reply_to
+        recipient = self._sessions.get(wanted)
+        if recipient is None or recipient.state is not State.CHATTING:
+            problem = f"{name} has left; nothing was sent"
             return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        session.reply_to = (wanted, recipient.name)
         return self._deliver_private(session, recipient, text)
 
     def _deliver_private(
@@ -313,11 +401,11 @@ class Hub(Generic[P]):
         if recipient is session:
             problem = "you cannot send a private message to yourself"
             return [self._error(session, ErrorCode.SELF_MESSAGE, problem)]
-        recipient.reply_to = session
-        return [
-            self._to(recipient, Private(session.name, text)),
-            self._to(session, PrivateSent(recipient.name, text)),
-        ]
+        sent = self._to(session, PrivateSent(recipient.name, text))
+        if self._ignores.ignores(recipient, session.key):
+            return [sent]
+        recipient.reply_to = (session.id, session.name)
+        return [self._to(recipient, Private(session.name, text)), sent]
 
     def _rename(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
         try:
@@ -330,7 +418,8 @@ class Hub(Generic[P]):
         if holder is not None and holder is not session:
             text = f"the name '{name.display}' is taken"
             return [self._error(session, ErrorCode.NAME_TAKEN, text)]
-        old = session.name
+        old, old_key = session.name, session.key
         self._registry.rename(session, name)
+        self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
         return [Delivery(Renamed(old, name.display), self._room(session))]

@@ -23,17 +23,23 @@ class State(Enum):
 
 
 class Session(Generic[P]):
-    """One connection as the hub sees it; `peer` is the edge's handle for sending."""
+    """One connection as the hub sees it; `peer` is the edge's handle for sending.
 
-    __slots__ = ("key", "name", "peer", "reply_to", "room", "state")
+    `reply_to` holds the id and name of whoever last wrote to us privately,
+    not their session, so a departed user is never kept alive by it.
+    """
 
-    def __init__(self, peer: P) -> None:
+    __slots__ = ("__weakref__", "address", "id", "key", "name", "peer", "reply_to", "room", "state")
+
+    def __init__(self, peer: P, id: int = 0, address: str | None = None) -> None:
         self.peer = peer
+        self.id = id
+        self.address = address
         self.state = State.NAMING
         self.name = ""
         self.key = ""
         self.room = ""
-        self.reply_to: Session[P] | None = None
+        self.reply_to: tuple[int, str] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.name or '?'} {self.state.value}>"
@@ -143,6 +149,12 @@ class Registry(Generic[P]):
         """The room's names, sorted without regard to case."""
         found = self._rooms.get(room)
         return tuple(found.names) if found is not None else ()
+
+    def room_count(self) -> int:
+        return len(self._rooms)
+
+    def has_room(self, room: str) -> bool:
+        return room in self._rooms
 
     def room_name(self, room: str) -> str:
         return self._rooms[room].name

@@ -22,6 +22,8 @@ from .events import (
     HistoryEnd,
     HistoryLine,
     HistoryStart,
+    IgnoreList,
+    Ignoring,
     Joined,
     LeaveReason,
     Left,
@@ -59,6 +61,8 @@ HELP_LINES = (
     "  /join ROOM          go to another room, creating it if needed",
     "  /rooms              the rooms and how many are in each",
     "  /nick NEWNAME       change your name",
+    "  /ignore [NAME]      hide NAME's lines and private messages; alone: who you ignore",
+    "  /unignore NAME      stop ignoring NAME",
     "  /ping [token]       check the server answers",
     "  /help               this list",
     "  /quit [reason]      leave",
@@ -126,6 +130,14 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}pong {token}" if token else NOTICE + "pong"]
         case HelpText():
             return [NOTICE + line for line in HELP_LINES]
+        case Ignoring(name, True):
+            return [f"{NOTICE}ignoring {name}"]
+        case Ignoring(name, False):
+            return [f"{NOTICE}no longer ignoring {name}"]
+        case IgnoreList(()):
+            return [NOTICE + "you are not ignoring anyone"]
+        case IgnoreList(names):
+            return [f"{NOTICE}Ignoring ({len(names)}): {', '.join(names)}"]
         case Bye(name):
             return [f"{NOTICE}Bye {name}!"]
         case ShuttingDown():
