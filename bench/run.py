@@ -33,13 +33,23 @@ HERE = Path(__file__).parent
 
 
 @contextlib.contextmanager
-def server(kind: str, workdir: Path) -> Iterator[tuple[int, int]]:
-    """Start a server (pinned to core 0); yield (port, pid); stop it."""
+def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[tuple[int, int]]:
+    """Start a server (pinned to core 0); yield (port, pid); stop it.
+
+    `baseline` is another asyncchat source tree (e.g. the last release, from
+    `git worktree add`), run as kind `baseline` so before and after are
+    measured in one invocation.
+    """
     log = workdir / f"{kind}.log"
+    env = None
+    if kind == "baseline":
+        assert baseline is not None, "--baseline DIR is needed for the baseline server"
+        env = {**os.environ, "PYTHONPATH": str(baseline / "src")}
     if kind == "relay":
         command = [sys.executable, str(HERE / "relay.py"), "0"]
     else:
-        db = ":memory:" if kind == "asyncchat" else str(workdir / f"bench-{time.time_ns()}.db")
+        file_db = kind == "asyncchat-file"
+        db = str(workdir / f"bench-{time.time_ns()}.db") if file_db else ":memory:"
         command = [
             sys.executable,
             "-m",
@@ -55,7 +65,7 @@ def server(kind: str, workdir: Path) -> Iterator[tuple[int, int]]:
             db,
         ]
     with open(log, "w") as err:
-        process = subprocess.Popen(command, stderr=err, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stderr=err, stdin=subprocess.DEVNULL, env=env)
     try:
         if (os.cpu_count() or 1) >= 2:
             os.sched_setaffinity(process.pid, {0})
@@ -106,6 +116,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3)")
     parser.add_argument("--servers", default="relay,asyncchat,asyncchat-file")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another asyncchat checkout, measured as server 'baseline' (add it to --servers)",
+    )
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     table = QUICK if args.quick else SCENARIOS
@@ -115,12 +130,15 @@ def main() -> int:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = results_dir / f"{stamp}.jsonl"
     medians: dict[tuple[str, str], dict[str, float]] = {}
+    kinds = args.servers.split(",")
     with tempfile.TemporaryDirectory() as tmp, open(out, "w") as jsonl:
         for scenario in args.scenarios.split(","):
-            for kind in args.servers.split(","):
-                rows = []
-                for run in range(runs):
-                    with server(kind, Path(tmp)) as (port, pid):
+            # Runs interleave the servers (relay, baseline, asyncchat, relay, ...),
+            # so a drift of the machine's speed touches every server alike.
+            rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+            for run in range(runs):
+                for kind in kinds:
+                    with server(kind, Path(tmp), args.baseline) as (port, pid):
                         result = uvloop.run(one_run(scenario, table[scenario], port, pid))
                     row = {
                         "scenario": scenario,
@@ -135,14 +153,15 @@ def main() -> int:
                     }
                     jsonl.write(json.dumps(row) + "\n")
                     jsonl.flush()
-                    rows.append(result)
+                    rows[kind].append(result)
                     print(
                         f"  {scenario:13} {kind:15} run {run}: "
                         + ", ".join(f"{k}={v:.4g}" for k, v in result.items()),
                         flush=True,
                     )
+            for kind, results in rows.items():
                 medians[(scenario, kind)] = {
-                    key: loadgen.median([r[key] for r in rows]) for key in rows[0]
+                    key: loadgen.median([r[key] for r in results]) for key in results[0]
                 }
     print_table(medians)
     print(f"\nresults: {out}")

@@ -114,6 +114,7 @@ class LineConnection(asyncio.BufferedProtocol):
         dispatch(greeting, encode)
         if self.session.state is State.GONE:
             self._gone = True
+            transport.pause_reading()
             self.peer.finish()
             return
         self._server.connections.add(self)
@@ -199,6 +200,8 @@ class LineConnection(asyncio.BufferedProtocol):
         if session.state is State.GONE:
             self._gone = True
             self._stop_timers()
+            if not self._paused:
+                self._transport.pause_reading()
             self.peer.finish()
             return
         if self._after_eof is not None:

@@ -28,6 +28,7 @@ import struct
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from sys import getsizeof
 
 from .events import Record
 
@@ -62,12 +63,14 @@ def deque_blocks(appended: int, limit: int) -> int:
 
 
 class _Room:
-    __slots__ = ("appended", "key", "records", "size")
+    __slots__ = ("appended", "growing", "key", "records", "size")
 
     def __init__(self, key: str, limit: int) -> None:
         self.key = key
         self.records: deque[Record] = deque(maxlen=limit)
         self.appended = 0
+        # Past this many appends the deque allocates no more blocks (see deque_blocks).
+        self.growing = limit + 1 + _BLOCKLEN
         self.size = _FIXED_PER_ROOM + sys.getsizeof(key)
 
 
@@ -111,7 +114,8 @@ class RecentHistory:
         else:
             self._rooms.move_to_end(record.room)
         self._append(room, record)
-        self._evict()
+        if self._size > self._budget:
+            self._evict()
 
     def recent(self, room: str) -> tuple[Record, ...]:
         """The room's last `limit` records, oldest first, read in if not cached."""
@@ -138,18 +142,20 @@ class RecentHistory:
         return room
 
     def _append(self, room: _Room, record: Record) -> None:
+        """Append and account; the hot path of every public line, so kept lean."""
         if record.room is not room.key:
             record = Record(room.key, record.time, record.sender, record.text, record.action)
         records = room.records
-        change = record_bytes(record)
+        change = _RECORD + getsizeof(record.text) + getsizeof(record.sender)
         if len(records) == records.maxlen:
-            change -= record_bytes(records[0])
+            oldest = records[0]
+            change -= _RECORD + getsizeof(oldest.text) + getsizeof(oldest.sender)
         records.append(record)
-        room.appended += 1
-        limit = self._limit
-        change += (
-            deque_blocks(room.appended, limit) - deque_blocks(room.appended - 1, limit)
-        ) * _BLOCK
+        if room.appended < room.growing:
+            room.appended += 1
+            limit = self._limit
+            blocks = deque_blocks(room.appended, limit) - deque_blocks(room.appended - 1, limit)
+            change += blocks * _BLOCK
         room.size += change
         self._size += change
 
