@@ -91,6 +91,10 @@ def test_help_explains_each_flag_with_its_default(capsys: pytest.CaptureFixture[
         (["--rate", "-1"], "--rate must be 0 (off) or more"),
         (["--history", "-1"], "--history must be 0 (none) or more"),
         (["--history-keep", "0"], "--history-keep must be at least 1"),
+        (["--max-recvq", "2561"], "--max-recvq must be at least --max-line + 514"),
+        (["--exempt", "10.0.0.0/33"], "--exempt: '10.0.0.0/33' is not an address or CIDR"),
+        (["--max-per-ip", "0"], "--max-per-ip must be at least 1"),
+        (["--history-max-rows", "5"], "--history-max-rows must be at least --history-keep"),
     ],
 )
 def test_bad_values_are_refused_with_what_to_do(

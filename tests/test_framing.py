@@ -177,3 +177,82 @@ def test_telnet_noise_is_stripped_without_a_python_loop_per_byte() -> None:
     data = b"\xff\xf1" * (512 * 1024)
     assert telnet.feed(data) == b""
     assert telnet.removed == len(data)
+
+
+def reference_telnet(data: bytes, max_sub: int) -> tuple[bytes, int, int, bool]:
+    """RFC 854 byte by byte: (data kept, bytes removed, overlong subnegotiations,
+    whether the stream ends between commands)."""
+    out, removed, overlong = bytearray(), 0, 0
+    state, body = "data", 0
+    for byte in data:
+        if state == "data":
+            if byte == 0xFF:
+                state = "iac"
+            else:
+                out.append(byte)
+                continue
+        elif state == "iac":
+            if byte == 0xFF:
+                out.append(0xFF)
+                removed -= 1
+                state = "data"
+            elif byte in (0xFB, 0xFC, 0xFD, 0xFE):
+                state = "option"
+            elif byte == 0xFA:
+                state, body = "sub", 0
+            else:
+                state = "data"
+        elif state == "option":
+            state = "data"
+        elif state == "sub":
+            if byte == 0xFF:
+                state = "sub-iac"
+            else:
+                body += 1
+        elif byte == 0xF0:
+            overlong += body > max_sub
+            state = "data"
+        else:
+            body += 2
+            state = "sub"
+        removed += 1
+    if state in ("sub", "sub-iac"):
+        overlong += body > max_sub
+    return bytes(out), removed, overlong, state == "data"
+
+
+telnet_bytes = st.lists(
+    st.sampled_from([b"\xff", b"\xfa", b"\xf0", b"\xfb", b"\xf1", b"a", b"\n", b"xyz" * 4]),
+    max_size=200,
+).map(b"".join)
+
+
+@given(telnet_bytes, st.data(), st.integers(min_value=1, max_value=12))
+def test_the_telnet_filter_agrees_with_rfc_854_byte_by_byte(
+    data: bytes, draw: st.DataObject, max_sub: int
+) -> None:
+    cuts = sorted(draw.draw(st.lists(st.integers(0, len(data)), max_size=8)))
+    telnet = TelnetFilter(max_sub)
+    out = b"".join(
+        telnet.feed(data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)
+    )
+    kept, removed, overlong, between_commands = reference_telnet(data, max_sub)
+    assert out == kept
+    assert telnet.overlong == overlong
+    if between_commands:
+        assert telnet.removed == removed
+
+
+def test_a_subnegotiation_sent_a_byte_at_a_time_is_scanned_once() -> None:
+    """The held part of a subnegotiation is never scanned again: 2 KB fed byte by byte."""
+    telnet = TelnetFilter(64)
+    data = b"\xff\xfa\x18" + b"x" * 2000 + b"\xff\xf0ok"
+    out = b"".join(telnet.feed(data[i : i + 1]) for i in range(len(data)))
+    assert out == b"ok"
+    assert telnet.overlong == 1
+    assert telnet.removed == len(data) - 2
+
+
+def test_a_long_line_arriving_whole_costs_its_bytes_as_noise() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"x" * 600 + b"\n") == [LineTooLong(64), NOISE]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from support import Client, StartServer, daemon
 
-from asyncchat.connection import KEEPALIVE_IDLE
+from asyncchat.connection import KEEPALIVE_IDLE, USER_TIMEOUT_MS
 from asyncchat.server import ChatServer
 
 KIB = 1024
@@ -76,6 +76,36 @@ async def test_after_a_clean_close_at_most_burst_lines_are_handled(
     assert handled == [f"<Flood> line {i}" for i in range(5, 5 + len(handled))]
     assert len(handled) <= 5 + 1  # the burst after EOF, plus one already booked
     assert time.monotonic() - started < 2.0
+
+
+async def test_a_reset_after_a_clean_close_is_still_a_reset_within_a_second(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(rate=10, burst=5)
+    flooder = await Client.join(server.port, "Flood")
+    ear = await Client.join(server.port, "Ear")
+    await flooder.line()
+    flooder.send(*(f"line {i}" for i in range(40)))
+    flooder.writer.write_eof()
+    assert await ear.lines(5) == [f"<Flood> line {i}" for i in range(5)]
+    flooder.reset()
+    started = time.monotonic()
+    await ear.until(lambda line: line == "*** Flood left (connection reset)", timeout=1.0)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_noise_read_before_a_clean_close_does_not_delay_the_leave(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(rate=10, burst=5)
+    flooder = await Client.join(server.port, "Flood")
+    ear = await Client.join(server.port, "Ear")
+    await flooder.line()
+    flooder.send_raw(b"\n" * 7000 + b"".join(b"line %d\n" % i for i in range(20)))
+    flooder.writer.write_eof()
+    started = time.monotonic()
+    await ear.until(lambda line: line == "*** Flood left (connection closed)", timeout=3.0)
+    assert time.monotonic() - started < 2.5
 
 
 async def test_reading_stops_at_max_recvq_ahead_of_flood_control(
@@ -257,6 +287,7 @@ async def test_every_connection_has_tcp_keepalive(server: ChatServer) -> None:
     sock = conn.peer.transport.get_extra_info("socket")
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == USER_TIMEOUT_MS
     await client.quiet()
 
 
@@ -321,8 +352,15 @@ async def test_ignore_hides_lines_and_private_messages(start_server: StartServer
     carol = await Client.join(server.port, "Carol")
     await alice.lines(2)
     await troll.line()
-    alice.send("/ignore troll")
+    troll.send("earlier")
+    assert await alice.line() == "<Troll> earlier"
+    alice.send("/ignore troll", "/join side", "/join lobby")
     assert await alice.line() == "*** ignoring Troll"
+    back = await alice.until(lambda line: line.startswith("*** Now in #lobby"))
+    assert back[-1] == "*** Now in #lobby (3 here): Alice, Carol, Troll"
+    await alice.quiet()  # and no history: Troll's line is hidden there too
+    for other in (troll, carol):
+        await other.until(lambda line: line == "*** Alice joined (3 here)")
     troll.send("spam", "/me spams", "Alice: psst", "/nick Troll2", "more spam")
     assert await troll.until(lambda line: line.startswith("-> ")) == ["-> *Alice* psst"]
     assert await carol.lines(4) == [

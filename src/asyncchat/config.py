@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .addresses import AddressLimits, parse_networks
+from .framing import NOISE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845
@@ -82,8 +83,11 @@ class ServerConfig:
             problems.append("--register-timeout must be more than 0 seconds")
         if self.max_sendq < 4096:
             problems.append("--max-sendq must be at least 4096 bytes")
-        if self.max_recvq < self.max_line + 2:
-            problems.append("--max-recvq must be at least --max-line + 2 bytes (one whole line)")
+        if self.max_recvq < self.max_line + 2 + NOISE_BYTES:
+            problems.append(
+                f"--max-recvq must be at least --max-line + {2 + NOISE_BYTES} bytes "
+                "(a whole line and a token's worth of noise)"
+            )
         if self.rate < 0:
             problems.append("--rate must be 0 (off) or more lines per second")
         if self.burst < 1:

@@ -31,17 +31,21 @@ TIMER_SLACK: Final = 0.001
 """Timers may fire this early (uvloop counts milliseconds); a line due so soon is handled."""
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 6
 """A silent peer is probed after 60 s and dropped after 6 unanswered probes: ~2 min."""
+USER_TIMEOUT_MS = 120_000
+"""Keepalive probes wait while sent data is unacknowledged; this drops such a peer too."""
 
 _TCP_CLOSE, _TCP_CLOSE_WAIT = 7, 8
 
 
 def keep_alive(sock: socket.socket) -> None:
-    """TCP keepalive, so a peer that vanished without a word is found."""
+    """TCP keepalive and a user timeout, so a peer that vanished without a word is found,
+    whether or not output to it is still unacknowledged."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for option, value in (
         ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
         ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
         ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
     ):
         if hasattr(socket, option):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
@@ -171,6 +175,8 @@ class LineConnection(asyncio.BufferedProtocol):
                     frame = self._decoder.next()
                     if frame is None:
                         break
+                    if self._after_eof is not None and isinstance(frame, Noise):
+                        continue  # the user is leaving: noise need not be paid for
                     self._held = frame
                     self._ready_at = now + self._bucket.take(now)
                 if self._ready_at - now > TIMER_SLACK:
@@ -221,7 +227,7 @@ class LineConnection(asyncio.BufferedProtocol):
         self._wake = None
         if self._gone:
             return
-        if self._paused:
+        if self._paused or self._after_eof is not None:  # the transport is not reading
             state = peer_state(self._sock)
             if state is LeaveReason.RESET:
                 self._leave(LeaveReason.RESET)

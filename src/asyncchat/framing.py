@@ -18,17 +18,9 @@ CR = 0x0D
 NOISE_BYTES: Final = 512
 """Bytes of blank lines, telnet negotiation or discarded input that cost one token."""
 
-_IAC = b"\xff"
 _IAC_SE = b"\xff\xf0"
-_SUB_START = b"\xff\xfa"
-# A prefix made only of whole telnet commands and data: 2-byte commands (IAC
-# IAC is the data byte 0xFF), 3-byte option negotiation, terminated SB…SE.
-_WHOLE = re.compile(
-    rb"(?:[^\xff]+|\xff(?:[^\xfa-\xfe]|[\xfb-\xfe][\x00-\xff]|\xfa(?:[^\xff]|\xff[^\xf0])*\xff\xf0))*"
-)
-_COMMAND = re.compile(
-    rb"\xff(\xff)|\xff(?:[\xfb-\xfe][\x00-\xff]|\xfa(?:[^\xff]|\xff[^\xf0])*\xff\xf0|[\x00-\xfe])"
-)
+_SUB_START = 0xFA
+# The body of a subnegotiation: IAC IAC is a data byte, IAC SE ends it.
 _SUB_BODY = re.compile(rb"(?:[^\xff]|\xff[^\xf0])*")
 
 
@@ -37,68 +29,84 @@ class TelnetFilter:
 
     `IAC IAC` is the escaped data byte 0xFF and is kept; every other IAC
     sequence, including a whole `IAC SB … IAC SE` subnegotiation, is dropped.
-    The work is done by regular expressions, so a stream of telnet noise costs
-    no Python per byte. A subnegotiation longer than `max_sub` bytes is
-    counted in `overlong` and skipped up to its `IAC SE` without being kept.
+    Regular expressions do the work, so a stream of telnet noise costs no
+    Python per byte: whole commands, and subnegotiations of at most `max_sub`
+    plain bytes, are removed in one pass (`_whole`, `_command`). Any other
+    subnegotiation is followed by a small state machine that scans each byte
+    once, however it is split across reads; one longer than `max_sub` bytes is
+    counted in `overlong` (once) and dropped like the others. `removed`
+    counts the bytes taken out, for flood control.
     """
 
-    __slots__ = ("_max_sub", "_overlong_sub", "_skipping", "_tail", "overlong", "removed")
+    __slots__ = (
+        "_command",
+        "_max_sub",
+        "_reported",
+        "_sub",
+        "_tail",
+        "_whole",
+        "overlong",
+        "removed",
+    )
 
     def __init__(self, max_sub: int) -> None:
         self._max_sub = max_sub
-        self._overlong_sub = _overlong_sub_pattern(max_sub)
+        short_sub = rb"\xfa[^\xff]{0,%d}\xff\xf0" % max_sub
+        self._whole = re.compile(
+            rb"(?:[^\xff]+|\xff(?:[^\xfa-\xfe]|[\xfb-\xfe][\x00-\xff]|" + short_sub + rb"))*"
+        )
+        self._command = re.compile(
+            rb"\xff(\xff)|\xff(?:[\xfb-\xfe][\x00-\xff]|" + short_sub + rb"|[\x00-\xfe])"
+        )
         self._tail = b""
-        self._skipping = False
+        self._sub: int | None = None
+        self._reported = False
         self.removed = 0
         self.overlong = 0
 
     def feed(self, data: bytes) -> bytes:
         if self._tail:
             data, self._tail = self._tail + data, b""
-        elif not self._skipping and IAC not in data:
+        elif self._sub is None and IAC not in data:
             return data
         out = b""
         while data:
-            if self._skipping:
-                data = self._skip(data)
+            if self._sub is not None:
+                data = self._in_sub(data)
                 continue
-            whole = _WHOLE.match(data)
+            whole = self._whole.match(data)
             end = whole.end() if whole is not None else 0
             head = data[:end]
             # split (not sub with a template): every match stays in C; IAC IAC keeps its 0xFF.
-            kept = b"".join(filter(None, _COMMAND.split(head)))
-            if _SUB_START in head:
-                self.overlong += len(self._overlong_sub.findall(head))
+            kept = b"".join(filter(None, self._command.split(head))) if IAC in head else head
             self.removed += end - len(kept)
             out += kept
             data = data[end:]
-            if len(data) > self._max_sub + 2:
-                self.overlong += 1
-                self._skipping = True
+            if len(data) >= 2 and data[1] == _SUB_START:
+                self._sub = 0
                 self.removed += 2
                 data = data[2:]
             else:
-                self._tail = data
+                self._tail = data  # IAC, or IAC and a verb: waiting for the next read
                 break
         return out
 
-    def _skip(self, data: bytes) -> bytes:
-        """Inside an overlong subnegotiation: drop everything up to its IAC SE."""
+    def _in_sub(self, data: bytes) -> bytes:
+        """Inside a subnegotiation: drop its body up to IAC SE; what follows is returned."""
         body = _SUB_BODY.match(data)
         end = body.end() if body is not None else 0
-        if data[end : end + 2] == _IAC_SE:
-            self._skipping = False
-            self.removed += end + 2
-            return data[end + 2 :]
-        if data[end:] == _IAC:
-            self._tail = _IAC
+        self._sub = length = (self._sub or 0) + end
         self.removed += end
+        if length > self._max_sub and not self._reported:
+            self.overlong += 1
+            self._reported = True
+        if data[end : end + 2] == _IAC_SE:
+            self.removed += 2
+            self._sub = None
+            self._reported = False
+            return data[end + 2 :]
+        self._tail = data[end:]  # empty, or a lone IAC that may start IAC SE
         return b""
-
-
-def _overlong_sub_pattern(limit: int) -> re.Pattern[bytes]:
-    """A whole subnegotiation with more than `limit` bytes between IAC SB and IAC SE."""
-    return re.compile(rb"\xff\xfa(?:[^\xff]|\xff[^\xf0]){%d,}\xff\xf0" % (limit + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +218,7 @@ class LineDecoder:
                 self._noise += newline + 1 - start
                 continue
             if len(raw) > self._max_line:
+                self._noise += len(raw)
                 return LineTooLong(self._max_line)
             try:
                 return Line(raw.decode("utf-8"))

@@ -231,6 +231,10 @@ class Hub(Generic[P]):
 
     def _history(self, session: Session[P]) -> list[Delivery[P]]:
         records = self.history.recent(session.room)
+        if records and self._ignores.names(session):
+            records = tuple(
+                r for r in records if not self._ignores.ignores(session, name_key(r.sender))
+            )
         if not records:
             return []
         room = self._registry.room_name(session.room)
