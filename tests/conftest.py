@@ -7,7 +7,7 @@ import pytest
 from support import StartServer
 
 from asyncchat.config import ServerConfig
-from asyncchat.server import ChatServer
+from asyncchat.edge.server import ChatServer
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from asyncchat.server import ChatServer
+from asyncchat.edge.server import ChatServer
 
 TIMEOUT = 5.0
 StartServer = Callable[..., Awaitable[ChatServer]]

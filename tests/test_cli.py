@@ -1,8 +1,8 @@
 import pytest
 
+from asyncchat.backends.store import default_db_path
 from asyncchat.cli import build_parser, client_config, main, server_config
 from asyncchat.config import ClientConfig, ServerConfig
-from asyncchat.store import default_db_path
 
 
 def test_defaults_match_the_contract() -> None:

@@ -1,3 +1,3 @@
-from .cli import main
+from asyncchat.cli import main
 
 raise SystemExit(main())

@@ -9,9 +9,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__, loop
-from .config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
-from .store import StoreError, default_db_path
+from asyncchat import __version__
+from asyncchat.backends.store import StoreError, default_db_path
+from asyncchat.config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
+from asyncchat.edge import loop
 
 _CONVERT = {"int": int, "float": float, "str": str}
 
@@ -83,7 +84,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 
 def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from .server import serve
+    from asyncchat.edge.server import serve
 
     try:
         config = server_config(args)
@@ -125,10 +126,10 @@ def _run_client(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except ValueError as problem:
         parser.error(str(problem))
     if sys.stdin.isatty() and sys.stdout.isatty():
-        from .tui import run_interactive
+        from asyncchat.client.tui import run_interactive
 
         return run_interactive(config)
-    from .client import run_piped
+    from asyncchat.client.client import run_piped
 
     return run_piped(config)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import AddressLimits, parse_networks
-from .framing import NOISE_BYTES
+from asyncchat.core.addresses import AddressLimits, parse_networks
+from asyncchat.frontends.line.framing import NOISE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845

@@ -1,0 +1,1 @@
+"""`asyncchat join`: the terminal client and piped mode."""

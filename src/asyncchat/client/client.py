@@ -1,0 +1,229 @@
+"""The client's connection to a server, and the piped (non-terminal) mode.
+
+Piped mode is for scripts and bots: stdin lines are sent, every server line
+goes to stdout as it arrives, and at EOF a /ping round trip proves the
+server has handled everything before the client says /quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from asyncchat.config import ClientConfig
+from asyncchat.core.events import Bye, Error, Hello, Pong
+from asyncchat.frontends.line.wire import parse
+
+EXIT_OK, EXIT_CONNECTION, EXIT_NAME_REFUSED = 0, 1, 2
+# A Hello or /who in a full room lists every name: 10,000 names can pass 64 KiB.
+LINE_LIMIT = 4 * 1024 * 1024
+
+
+class NameRefused(Exception):
+    """The server refused the name; the message is the server's reason."""
+
+
+class ConnectionLost(Exception):
+    """The server closed the connection."""
+
+
+class ServerConnection:
+    """One TCP connection speaking the line protocol: lines out, lines in."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> ServerConnection:
+        reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+        return cls(reader, writer)
+
+    def send(self, line: str) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(line.encode() + b"\n")
+
+    async def line(self) -> str:
+        """The next server line without its CRLF; ConnectionLost at the end."""
+        pieces: list[bytes] = []
+        while True:
+            try:
+                pieces.append(await self._reader.readuntil(b"\n"))
+                break
+            except asyncio.IncompleteReadError as partial:
+                if not partial.partial and not pieces:
+                    raise ConnectionLost from None
+                pieces.append(partial.partial)
+                break
+            except asyncio.LimitOverrunError as overrun:
+                # Longer than the reader's buffer: take it whole, never in pieces.
+                pieces.append(await self._reader.readexactly(overrun.consumed))
+            except ConnectionError as problem:
+                raise ConnectionLost from problem
+        return b"".join(pieces).decode(errors="replace").rstrip("\r\n")
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()
+
+
+async def register(conn: ServerConnection, name: str) -> tuple[Hello, str]:
+    """Ask for `name`; return the Hello event and its line, or raise NameRefused."""
+    conn.send(name)
+    while True:
+        line = await conn.line()
+        event = parse(line)
+        if isinstance(event, Hello):
+            return event, line
+        if isinstance(event, Error):
+            raise NameRefused(event.text)
+
+
+def os_reason(problem: OSError) -> str:
+    """The system's words for a failed connect, the same on every event loop."""
+    if problem.errno is not None and problem.errno > 0:
+        return os.strerror(problem.errno)
+    return problem.strerror or str(problem) or type(problem).__name__
+
+
+def connect_error(config: ClientConfig, problem: OSError) -> str:
+    reason = os_reason(problem)
+    return f"asyncchat: cannot connect to {config.host}:{config.port}: {reason}"
+
+
+async def connect(config: ClientConfig, stderr: TextIO) -> ServerConnection | None:
+    """Open the first connection, or say in one line on stderr why not."""
+    try:
+        return await ServerConnection.open(config.host, config.port)
+    except OSError as problem:
+        print(connect_error(config, problem), file=stderr)
+        return None
+
+
+def stdin_lines(stream: TextIO) -> asyncio.Queue[str | None]:
+    """Lines of a blocking stream, read by a daemon thread; None marks EOF.
+
+    A thread works for every kind of stdin (pipe, file, /dev/null), and a
+    daemon thread never holds up the exit while it waits for input.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    return queue
+
+
+class PipedClient:
+    """stdin → server, server → stdout; exits 0, 1 (connection) or 2 (name refused)."""
+
+    def __init__(self, config: ClientConfig, stdin: TextIO, stdout: TextIO, stderr: TextIO):
+        self._config = config
+        self._stdin = stdin
+        self._out = stdout
+        self._err = stderr
+        self._barrier = f"eof-{secrets.token_hex(4)}"
+        self._flushed = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def _print(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    async def run(self) -> int:
+        conn = await connect(self._config, self._err)
+        if conn is None:
+            return EXIT_CONNECTION
+        try:
+            return await self._session(conn)
+        finally:
+            await conn.close()
+
+    async def _session(self, conn: ServerConnection) -> int:
+        try:
+            _, hello = await register(conn, self._config.name)
+        except NameRefused as refused:
+            print(f"asyncchat: name refused: {refused}", file=self._err)
+            return EXIT_NAME_REFUSED
+        except ConnectionLost:
+            print("asyncchat: the server closed the connection", file=self._err)
+            return EXIT_CONNECTION
+        self._print(hello)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self._stop.set)
+        receiving = asyncio.create_task(self._receive(conn))
+        sending = asyncio.create_task(self._send(conn))
+        try:
+            done, _ = await asyncio.wait({receiving, sending}, return_when="FIRST_COMPLETED")
+            if receiving in done:
+                if receiving.exception() is None:
+                    return EXIT_OK
+                print("asyncchat: the server closed the connection", file=self._err)
+                return EXIT_CONNECTION
+            conn.send("/quit")
+            with contextlib.suppress(TimeoutError, ConnectionLost):
+                await asyncio.wait_for(receiving, self._config.quit_timeout)
+            return EXIT_OK
+        finally:
+            for task in (receiving, sending):
+                task.cancel()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+
+    async def _receive(self, conn: ServerConnection) -> None:
+        """Print server lines; return after our Bye, raise ConnectionLost otherwise."""
+        while True:
+            line = await conn.line()
+            event = parse(line)
+            if isinstance(event, Pong) and event.token == self._barrier:
+                self._flushed.set()
+                continue
+            self._print(line)
+            if isinstance(event, Bye):
+                with contextlib.suppress(ConnectionLost):
+                    while True:
+                        self._print(await conn.line())
+                return
+
+    async def _send(self, conn: ServerConnection) -> None:
+        """Send stdin until EOF, `q` or a signal; then wait until all was handled."""
+        lines = stdin_lines(self._stdin)
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            while True:
+                next_line = asyncio.create_task(lines.get())
+                await asyncio.wait({next_line, stop}, return_when="FIRST_COMPLETED")
+                if stop.done():
+                    next_line.cancel()
+                    return
+                line = next_line.result()
+                if line is None or line.strip() == "q":
+                    break
+                if line.strip():
+                    conn.send(line)
+            conn.send(f"/ping {self._barrier}")
+            await self._flushed.wait()
+            if self._config.stay:
+                await stop
+        finally:
+            stop.cancel()
+
+
+def run_piped(config: ClientConfig) -> int:
+    from asyncchat.edge import loop
+
+    return loop.run(PipedClient(config, sys.stdin, sys.stdout, sys.stderr).run())

@@ -1,0 +1,288 @@
+"""The interactive terminal client on prompt_toolkit.
+
+Two tasks: the keyboard (a prompt that stays at the bottom) and the
+connection (register, print what arrives above the prompt, reconnect).
+Whichever ends first ends the session; prompt_toolkit restores the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from enum import Enum
+from typing import TextIO
+
+from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.styles import Style
+
+from asyncchat.client.client import (
+    EXIT_CONNECTION,
+    EXIT_OK,
+    ConnectionLost,
+    NameRefused,
+    ServerConnection,
+    connect,
+    os_reason,
+    register,
+)
+from asyncchat.client.completion import completions, word_start
+from asyncchat.client.roster import Roster
+from asyncchat.config import ClientConfig
+from asyncchat.core import commands
+from asyncchat.core.events import (
+    Action,
+    Bye,
+    Error,
+    Event,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
+    Private,
+    PrivateSent,
+    Public,
+)
+from asyncchat.frontends.line.parser import parse_command
+from asyncchat.frontends.line.wire import ERROR, parse, render
+
+STYLE = Style.from_dict(
+    {
+        "time": "#888888",
+        "public": "",
+        "action": "ansimagenta",
+        "private-in": "ansiyellow bold",
+        "private-out": "ansigreen",
+        "notice": "ansicyan",
+        "error": "ansired bold",
+        "local": "#888888 italic",
+        "history": "#888888",
+        "prompt": "bold",
+    }
+)
+_KINDS: dict[type, str] = {
+    Public: "public",
+    Action: "action",
+    Private: "private-in",
+    PrivateSent: "private-out",
+    Error: "error",
+    HistoryStart: "history",
+    HistoryLine: "history",
+    HistoryEnd: "history",
+}
+
+
+def line_class(event: Event | None) -> str:
+    """The style class of a server line: one colour per kind of line."""
+    if event is None:
+        return "public"
+    return _KINDS.get(type(event), "notice")
+
+
+class ChatCompleter(Completer):
+    """Tab completes commands and the names the roster currently knows."""
+
+    def __init__(self, roster: Roster) -> None:
+        self._roster = roster
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
+        before = document.text_before_cursor
+        start = word_start(before)
+        roster = self._roster
+        for text in completions(before, roster.names, roster.me, roster.rooms):
+            yield Completion(text, start_position=start)
+
+
+class Screen:
+    """Prints lines above the prompt, with local time and colour if wanted."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._timestamps = config.timestamps
+        self._color = config.color
+
+    def show(self, line: str, style: str) -> None:
+        parts: list[tuple[str, str]] = []
+        if self._timestamps:
+            parts.append(("class:time", time.strftime("[%H:%M] ")))
+        parts.append((f"class:{style}", line))
+        if self._color:
+            print_formatted_text(FormattedText(parts), style=STYLE)
+        else:
+            print_formatted_text("".join(text for _, text in parts))
+
+    def server(self, line: str, event: Event | None) -> None:
+        self.show(line, line_class(event))
+
+    def local(self, text: str) -> None:
+        """A message from the client itself, not the server."""
+        self.show(f"-- {text}", "local")
+
+
+class _Ended(Enum):
+    QUIT = "quit"
+    LOST = "lost"
+
+
+class InteractiveClient:
+    def __init__(self, config: ClientConfig, stderr: TextIO | None = None) -> None:
+        self._config = config
+        self._stderr = stderr or sys.stderr
+        self._screen = Screen(config)
+        self._roster = Roster()
+        self._wanted = config.name
+        self._conn: ServerConnection | None = None
+        self._name_reply: asyncio.Future[str] | None = None
+        self._ended = asyncio.Event()
+
+    async def run(self) -> int:
+        conn = await connect(self._config, self._stderr)
+        if conn is None:
+            return EXIT_CONNECTION
+        connection = asyncio.create_task(self._connection(conn))
+        keyboard = asyncio.create_task(self._keyboard())
+        try:
+            done, _ = await asyncio.wait({connection, keyboard}, return_when="FIRST_COMPLETED")
+            if keyboard in done:
+                await self._quit(keyboard.result())
+                return EXIT_OK
+            return connection.result()
+        finally:
+            for task in (connection, keyboard):
+                task.cancel()
+            await asyncio.gather(connection, keyboard, return_exceptions=True)
+
+    async def _quit(self, line: str) -> None:
+        if self._conn is None:
+            return
+        self._conn.send(line)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), self._config.quit_timeout)
+
+    async def _connection(self, conn: ServerConnection | None) -> int:
+        """Keep a registered connection; reconnect with backoff when it is lost."""
+        delay = self._config.reconnect_delay
+        while True:
+            if conn is None:
+                try:
+                    conn = await ServerConnection.open(self._config.host, self._config.port)
+                except OSError as problem:
+                    reason = os_reason(problem)
+                    self._screen.local(f"cannot reconnect ({reason}); next try in {delay:g} s")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._config.reconnect_max)
+                    continue
+            try:
+                ended = await self._session(conn)
+            finally:
+                self._conn = None
+                await conn.close()
+                conn = None
+            if ended is _Ended.QUIT:
+                return EXIT_OK
+            if not self._config.reconnect:
+                self._screen.local("connection lost")
+                return EXIT_CONNECTION
+            self._screen.local(f"connection lost; reconnecting in {delay:g} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._config.reconnect_max)
+
+    async def _session(self, conn: ServerConnection) -> _Ended:
+        try:
+            while True:
+                try:
+                    hello, line = await register(conn, self._wanted)
+                    break
+                except NameRefused as refused:
+                    self._screen.show(ERROR + str(refused), "error")
+                    self._wanted = await self._ask_name()
+            self._conn = conn
+            room = self._roster.room
+            self._roster.apply(hello)
+            if room != self._roster.room:
+                conn.send(f"/join {room}")
+            self._wanted = hello.name
+            self._screen.server(line, hello)
+            while True:
+                line = await conn.line()
+                event = parse(line)
+                self._roster.apply(event)
+                self._wanted = self._roster.me
+                self._screen.server(line, event)
+                if isinstance(event, Bye):
+                    self._ended.set()
+                    return _Ended.QUIT
+        except ConnectionLost:
+            self._ended.set()
+            return _Ended.LOST
+
+    async def _ask_name(self) -> str:
+        self._screen.local("type another name and press Enter")
+        self._name_reply = asyncio.get_running_loop().create_future()
+        try:
+            return await self._name_reply
+        finally:
+            self._name_reply = None
+
+    def _prompt(self) -> FormattedText:
+        if self._name_reply is not None:
+            return FormattedText([("class:prompt", "name: ")])
+        me = self._roster.me or self._wanted
+        return FormattedText([("class:prompt", f"#{self._roster.room} {me}> ")])
+
+    async def _keyboard(self) -> str:
+        """Read lines until the user quits; return the line to quit with."""
+        session: PromptSession[str] = PromptSession(
+            completer=ChatCompleter(self._roster),
+            complete_while_typing=False,
+            history=InMemoryHistory(),
+            erase_when_done=True,
+            style=STYLE if self._config.color else None,
+        )
+        while True:
+            try:
+                text = await session.prompt_async(self._prompt)
+            except (KeyboardInterrupt, EOFError):
+                return "/quit"
+            stripped = text.strip()
+            if not stripped:
+                continue
+            if self._name_reply is not None and not self._name_reply.done():
+                self._name_reply.set_result(stripped)
+                continue
+            if stripped == "q":
+                return "/quit"
+            if stripped.split(maxsplit=1)[0].lower() == "/quit":
+                return stripped
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        if self._conn is None:
+            self._screen.local("not connected: that line was not sent (Up brings it back)")
+            return
+        self._conn.send(text)
+        echo = self._echo(text)
+        if echo is not None:
+            [line] = render(echo)
+            self._screen.server(line, echo)
+
+    def _echo(self, text: str) -> Event | None:
+        """What others see of our public lines (the server does not echo them)."""
+        match parse_command(text):
+            case commands.Say(said):
+                return Public(self._roster.me, said)
+            case commands.Act(done):
+                return Action(self._roster.me, done)
+        return None
+
+
+def run_interactive(config: ClientConfig) -> int:
+    from asyncchat.edge import loop
+
+    return loop.run(InteractiveClient(config).run())

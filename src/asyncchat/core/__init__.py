@@ -1,0 +1,1 @@
+"""Pure chat logic: commands in, events and deliveries out. No sockets, no event loop."""

@@ -1,0 +1,444 @@
+"""Routing decisions: a frame from one session in, deliveries to sessions out.
+
+No sockets and no event loop: the edge feeds frames and dispatches the
+returned deliveries, in order, before it calls the hub again (targets are
+live views of the registry).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Generic
+
+import asyncchat.core.commands as cmd
+from asyncchat.config import MIB, ServerConfig
+from asyncchat.core.addresses import Admission
+from asyncchat.core.events import (
+    Action,
+    AskName,
+    Bye,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    HelpText,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
+    IgnoreList,
+    Ignoring,
+    Joined,
+    LeaveReason,
+    Left,
+    Online,
+    Pong,
+    Private,
+    PrivateSent,
+    Public,
+    Record,
+    Renamed,
+    RoomEntered,
+    Rooms,
+    ShuttingDown,
+    Welcome,
+)
+from asyncchat.core.history import RecentHistory
+from asyncchat.core.ignores import MAX_IGNORED, IgnoreTable
+from asyncchat.core.logthrottle import WarningThrottle
+from asyncchat.core.names import (
+    RESERVED,
+    InvalidName,
+    Name,
+    looks_like_name,
+    name_key,
+    parse_name,
+    parse_room,
+)
+from asyncchat.core.registry import P, Registry, Session, State
+from asyncchat.core.sanitize import escape_forbidden
+from asyncchat.frontends.line.framing import (
+    Frame,
+    InvalidUtf8,
+    Line,
+    LineTooLong,
+    SubnegotiationTooLong,
+)
+from asyncchat.frontends.line.parser import parse_command
+
+LOBBY = Name("lobby", "lobby")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[P]):
+    """Send `event` to every session in `targets` except `exclude`."""
+
+    event: Event
+    targets: Collection[Session[P]]
+    exclude: Session[P] | None = None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A user's raw input, quotable in an error: control characters made visible."""
+    visible = escape_forbidden(text)
+    return visible if len(visible) <= limit else visible[: limit - 1] + "…"
+
+
+def _not_valid(wanted: str, problem: InvalidName, what: str = "name") -> str:
+    return f"'{_shown(wanted)}' is not a valid {what}: {problem}"
+
+
+class Hub(Generic[P]):
+    """Everything the server decides, for all connections at once."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        history: RecentHistory | None = None,
+        keep: Callable[[Record], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`history` answers joins (default: in memory only); `keep` is handed every
+        public line and action to store (it must not block)."""
+        self._config = config
+        self._registry: Registry[P] = Registry()
+        self._sessions: dict[int, Session[P]] = {}
+        self._last_id = 0
+        self._admission = Admission(config.address_limits, monotonic)
+        self._ignores: IgnoreTable[P] = IgnoreTable()
+        self._keep = keep
+        self._clock = clock
+        self.history = history or RecentHistory(config.history, config.history_memory * MIB)
+        self.warnings = WarningThrottle(log, monotonic)
+
+    @property
+    def connections(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def online(self) -> int:
+        return len(self._registry)
+
+    def find(self, name: str) -> Session[P] | None:
+        """The session online under this name (compared without case), if any."""
+        return self._registry.get(name_key(name))
+
+    def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Delivery[P]]]:
+        """A new connection from `host` (an IP address, or None if it has none);
+        a full server or an address over its limits refuses it (the session is born GONE)."""
+        self._last_id += 1
+        session = Session(peer, self._last_id)
+        if len(self._sessions) >= self._config.max_clients:
+            full = self._config.max_clients
+            self.warnings.warn("full", f"refused a connection: server is full ({full})")
+            return self._refused(session, Error(ErrorCode.SERVER_FULL, "server is full"))
+        admitted, session.address = self._admission.admit(host)
+        if not admitted:
+            self.warnings.warn("per-ip", f"refused a connection from {host}: too many from it")
+            text = "too many connections from your address"
+            return self._refused(session, Error(ErrorCode.TOO_MANY_CONNECTIONS, text))
+        self._sessions[session.id] = session
+        return session, [self._to(session, Welcome())]
+
+    def _refused(self, session: Session[P], error: Error) -> tuple[Session[P], list[Delivery[P]]]:
+        session.state = State.GONE
+        return session, [self._to(session, error)]
+
+    def receive(self, session: Session[P], frame: Frame) -> list[Delivery[P]]:
+        if session.state is State.GONE:
+            return []
+        if isinstance(frame, LineTooLong):
+            return self._refuse_frame(
+                session,
+                f"line too long (the limit is {frame.limit} bytes); it was not sent",
+                ErrorCode.LINE_TOO_LONG,
+            )
+        if isinstance(frame, InvalidUtf8):
+            return self._refuse_frame(
+                session, "that line was not valid UTF-8; it was not sent", ErrorCode.INVALID_UTF8
+            )
+        if isinstance(frame, SubnegotiationTooLong):
+            text = f"telnet subnegotiation too long (the limit is {frame.limit} bytes); discarded"
+            return self._refuse_frame(session, text, ErrorCode.LINE_TOO_LONG)
+        if session.state is State.NAMING:
+            return self._register(session, frame)
+        command = parse_command(frame.text)
+        return [] if command is None else self._execute(session, command)
+
+    def expire(self, session: Session[P]) -> list[Delivery[P]]:
+        """Registration time ran out; a named session is not affected."""
+        if session.state is not State.NAMING:
+            return []
+        self._forget(session)
+        seconds = f"{self._config.register_timeout:g}"
+        self.warnings.warn("expired", f"closed a connection that gave no name within {seconds} s")
+        text = f"no name given within {seconds} seconds; goodbye"
+        return [self._to(session, Error(ErrorCode.REGISTER_TIMEOUT, text))]
+
+    def leave(
+        self, session: Session[P], reason: LeaveReason, message: str | None = None
+    ) -> list[Delivery[P]]:
+        """The connection is gone (or going); tell the room."""
+        was_named = session.state is State.CHATTING
+        self._forget(session)
+        if not was_named:
+            return []
+        log.info("%s left (%s)", session.name, reason.value)
+        return [Delivery(Left(session.name, reason, message), self._registry.members(session.room))]
+
+    def shutdown(self) -> list[Delivery[P]]:
+        """Tell every connection, named or not, and forget them all.
+
+        No per-user `left` lines: everyone leaves at the same moment, and
+        N² such lines would hold up the exit of a big server.
+        """
+        everyone = tuple(self._sessions.values())
+        log.info("shutting down: closing %d connections", len(everyone))
+        for session in everyone:
+            self._forget(session)
+        return [Delivery(ShuttingDown(), everyone)]
+
+    def _forget(self, session: Session[P]) -> None:
+        named = session.state is State.CHATTING
+        if named:
+            self._registry.remove(session)
+            self._ignores.forget(session)
+        if session.state is not State.GONE:
+            del self._sessions[session.id]
+            self._admission.release(session.address, was_named=named)
+        session.state = State.GONE
+
+    @staticmethod
+    def _to(session: Session[P], event: Event) -> Delivery[P]:
+        return Delivery(event, (session,))
+
+    def _refuse_frame(self, session: Session[P], text: str, code: ErrorCode) -> list[Delivery[P]]:
+        deliveries = [self._to(session, Error(code, text))]
+        if session.state is State.NAMING:
+            deliveries.append(self._to(session, AskName()))
+        return deliveries
+
+    def _register(self, session: Session[P], frame: Line) -> list[Delivery[P]]:
+        wanted = frame.text.strip()
+        if not wanted:
+            return []
+        try:
+            name = parse_name(wanted)
+        except InvalidName as problem:
+            return self._refuse_name(session, _not_valid(wanted, problem))
+        if self._registry.get(name.key) is not None:
+            return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
+        self._registry.add(session, name, LOBBY)
+        session.state = State.CHATTING
+        self._admission.named(session.address)
+        members = self._registry.members(LOBBY.key)
+        log.info("%s joined (%d online)", name.display, len(self._registry))
+        return [
+            self._to(session, Hello(name.display, self._registry.names(LOBBY.key))),
+            Delivery(Joined(name.display, len(members)), members, session),
+            *self._history(session),
+        ]
+
+    def _history(self, session: Session[P]) -> list[Delivery[P]]:
+        records = self.history.recent(session.room)
+        if records and self._ignores.names(session):
+            records = tuple(
+                r for r in records if not self._ignores.ignores(session, name_key(r.sender))
+            )
+        if not records:
+            return []
+        room = self._registry.room_name(session.room)
+        return [
+            self._to(session, HistoryStart(room)),
+            *(self._to(session, HistoryLine(record)) for record in records),
+            self._to(session, HistoryEnd(room)),
+        ]
+
+    def _said(self, session: Session[P], text: str, action: bool) -> list[Delivery[P]]:
+        record = Record(session.room, self._clock(), session.name, text, action)
+        self.history.add(record)
+        if self._keep is not None:
+            self._keep(record)
+        event = Action(session.name, text) if action else Public(session.name, text)
+        room = self._room(session)
+        ignorers = self._ignores.ignorers(session.key)
+        if ignorers:
+            room = tuple(member for member in room if member not in ignorers)
+        return [Delivery(event, room, session)]
+
+    def _join(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        try:
+            room = parse_room(wanted)
+        except InvalidName as problem:
+            text = _not_valid(wanted, problem, "room name")
+            return [self._error(session, ErrorCode.BAD_NAME, text)]
+        if room.key == session.room:
+            text = f"you are already in #{self._registry.room_name(room.key)}"
+            return [self._error(session, ErrorCode.BAD_COMMAND, text)]
+        if (
+            room.key != LOBBY.key
+            and not self._registry.has_room(room.key)
+            and self._rooms_full(session)
+        ):
+            text = "too many rooms; join an existing one (/rooms)"
+            self.warnings.warn("rooms", f"refused a new room: {self._config.max_rooms} exist")
+            return [self._error(session, ErrorCode.TOO_MANY_ROOMS, text)]
+        old = session.room
+        self._registry.move(session, room)
+        here = self._registry.members(room.key)
+        return [
+            Delivery(Left(session.name, LeaveReason.MOVED), self._registry.members(old)),
+            self._to(
+                session,
+                RoomEntered(self._registry.room_name(room.key), self._registry.names(room.key)),
+            ),
+            Delivery(Joined(session.name, len(here), moved=True), here, session),
+            *self._history(session),
+        ]
+
+    def _refuse_name(
+        self, session: Session[P], text: str, *, taken: bool = False
+    ) -> list[Delivery[P]]:
+        code = ErrorCode.NAME_TAKEN if taken else ErrorCode.BAD_NAME
+        return [self._to(session, Error(code, text)), self._to(session, AskName())]
+
+    def _execute(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
+        match command:
+            case cmd.Say(text):
+                return self._said(session, text, action=False)
+            case cmd.Act(text):
+                return self._said(session, text, action=True)
+            case cmd.Whisper(target, text):
+                return self._whisper(session, target, text)
+            case cmd.Reply(text):
+                return self._reply(session, text)
+            case cmd.Who():
+                return [self._to(session, Online(self._registry.names(session.room)))]
+            case cmd.Join(room):
+                return self._join(session, room)
+            case cmd.ListRooms():
+                return [self._to(session, Rooms(self._registry.rooms()))]
+            case cmd.Nick(wanted):
+                return self._rename(session, wanted)
+            case cmd.Ping(token):
+                return [self._to(session, Pong(token))]
+            case cmd.Help():
+                return [self._to(session, HelpText())]
+            case cmd.Ignore(name):
+                return self._ignore(session, name)
+            case cmd.Unignore(name):
+                return self._unignore(session, name)
+            case cmd.Quit(reason):
+                bye = self._to(session, Bye(session.name))
+                return [bye, *self.leave(session, LeaveReason.QUIT, reason)]
+            case cmd.Unknown(word):
+                text = f"unknown command '{_shown(word)}' (try /help)"
+                return [self._error(session, ErrorCode.UNKNOWN_COMMAND, text)]
+            case cmd.Malformed(problem):
+                return [self._error(session, ErrorCode.BAD_COMMAND, problem)]
+        raise TypeError(f"unhandled command {command!r}")
+
+    def _rooms_full(self, session: Session[P]) -> bool:
+        """Moving `session` to a new room would pass --max-rooms.
+
+        The room it leaves is counted as gone if it would be empty, and one
+        slot is always kept for the lobby, so registering never fails for it.
+        """
+        registry = self._registry
+        frees = len(registry.members(session.room)) == 1
+        after = registry.room_count() + 1 - frees
+        lobby_missing = not registry.has_room(LOBBY.key) or (frees and session.room == LOBBY.key)
+        return after + lobby_missing > self._config.max_rooms
+
+    def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery[P]:
+        """The user online under `wanted`, or the error to send."""
+        found = self._registry.get(name_key(wanted)) if looks_like_name(wanted) else None
+        if found is None:
+            text = f"no one called '{_shown(wanted)}' is online"
+            return self._error(session, ErrorCode.NO_SUCH_USER, text)
+        return found
+
+    def _ignore(self, session: Session[P], wanted: str | None) -> list[Delivery[P]]:
+        if wanted is None:
+            return [self._to(session, IgnoreList(self._ignores.names(session)))]
+        target = self._online(session, wanted)
+        if isinstance(target, Delivery):
+            return [target]
+        if target is session:
+            return [self._error(session, ErrorCode.BAD_COMMAND, "you cannot ignore yourself")]
+        if not self._ignores.ignore(session, target.key, target.name):
+            text = f"you ignore {MAX_IGNORED} names already; /unignore one first"
+            return [self._error(session, ErrorCode.TOO_MANY_IGNORED, text)]
+        return [self._to(session, Ignoring(target.name, on=True))]
+
+    def _unignore(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        name = self._ignores.unignore(session, name_key(wanted))
+        if name is None:
+            text = f"you are not ignoring '{_shown(wanted)}' (/ignore lists whom you ignore)"
+            return [self._error(session, ErrorCode.NOT_IGNORING, text)]
+        return [self._to(session, Ignoring(name, on=False))]
+
+    def _room(self, session: Session[P]) -> Collection[Session[P]]:
+        return self._registry.members(session.room)
+
+    def _error(self, session: Session[P], code: ErrorCode, text: str) -> Delivery[P]:
+        return self._to(session, Error(code, text))
+
+    def _whisper(self, session: Session[P], target: str, text: str) -> list[Delivery[P]]:
+        if not looks_like_name(target):
+            problem = f"'{_shown(target)}' is not a valid name; nothing was sent"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        key = name_key(target)
+        recipient = self._registry.get(key)
+        if recipient is None:
+            problem = f"no one called '{_shown(target)}' is online; nothing was sent"
+            if key in RESERVED:
+                problem += " (to write to everyone, just type the message, or use /all)"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        return self._deliver_private(session, recipient, text)
+
+    def _reply(self, session: Session[P], text: str) -> list[Delivery[P]]:
+        if session.reply_to is None:
+            problem = "no one has sent you a private message yet; nothing was sent"
+            return [self._error(session, ErrorCode.NO_REPLY_TARGET, problem)]
+        wanted, name = session.reply_to
+        recipient = self._sessions.get(wanted)
+        if recipient is None or recipient.state is not State.CHATTING:
+            problem = f"{name} has left; nothing was sent"
+            return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
+        session.reply_to = (wanted, recipient.name)
+        return self._deliver_private(session, recipient, text)
+
+    def _deliver_private(
+        self, session: Session[P], recipient: Session[P], text: str
+    ) -> list[Delivery[P]]:
+        if recipient is session:
+            problem = "you cannot send a private message to yourself"
+            return [self._error(session, ErrorCode.SELF_MESSAGE, problem)]
+        sent = self._to(session, PrivateSent(recipient.name, text))
+        if self._ignores.ignores(recipient, session.key):
+            return [sent]
+        recipient.reply_to = (session.id, session.name)
+        return [self._to(recipient, Private(session.name, text)), sent]
+
+    def _rename(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        try:
+            name = parse_name(wanted)
+        except InvalidName as problem:
+            return [self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem))]
+        if name.display == session.name:
+            return [self._error(session, ErrorCode.BAD_NAME, f"you are already {name.display}")]
+        holder = self._registry.get(name.key)
+        if holder is not None and holder is not session:
+            text = f"the name '{name.display}' is taken"
+            return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+        old, old_key = session.name, session.key
+        self._registry.rename(session, name)
+        self._ignores.renamed(old_key, name.key, name.display)
+        log.info("%s is now %s", old, name.display)
+        return [Delivery(Renamed(old, name.display), self._room(session))]

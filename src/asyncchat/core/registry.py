@@ -1,0 +1,165 @@
+"""Who is online: name → session, and room → members.
+
+The only place that knows how sessions are indexed, so the hub reads as
+routing decisions and the edge never touches these maps.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection
+from enum import Enum
+from typing import Generic, TypeVar
+
+from asyncchat.core.names import Name
+
+P = TypeVar("P")
+
+
+class State(Enum):
+    NAMING = "naming"
+    CHATTING = "chatting"
+    GONE = "gone"
+
+
+class Session(Generic[P]):
+    """One connection as the hub sees it; `peer` is the edge's handle for sending.
+
+    `reply_to` holds the id and name of whoever last wrote to us privately,
+    not their session, so a departed user is never kept alive by it.
+    """
+
+    __slots__ = ("__weakref__", "address", "id", "key", "name", "peer", "reply_to", "room", "state")
+
+    def __init__(self, peer: P, id: int = 0, address: str | None = None) -> None:
+        self.peer = peer
+        self.id = id
+        self.address = address
+        self.state = State.NAMING
+        self.name = ""
+        self.key = ""
+        self.room = ""
+        self.reply_to: tuple[int, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.name or '?'} {self.state.value}>"
+
+
+class Room(Generic[P]):
+    """A room's shown name, its members in join order (a dict as an ordered
+    set) and their names kept sorted, so a join into a big room costs no sort."""
+
+    __slots__ = ("_order", "members", "name", "names", "view")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: dict[Session[P], None] = {}
+        self.view = self.members.keys()
+        self.names: list[str] = []
+        self._order: list[tuple[str, str]] = []
+
+    def add(self, session: Session[P]) -> None:
+        self.members[session] = None
+        self._insert(session.name)
+
+    def remove(self, session: Session[P]) -> None:
+        del self.members[session]
+        self._delete(session.name)
+
+    def rename(self, old: str, new: str) -> None:
+        self._delete(old)
+        self._insert(new)
+
+    def _insert(self, name: str) -> None:
+        at = bisect.bisect(self._order, _order(name))
+        self._order.insert(at, _order(name))
+        self.names.insert(at, name)
+
+    def _delete(self, name: str) -> None:
+        at = bisect.bisect_left(self._order, _order(name))
+        del self._order[at]
+        del self.names[at]
+
+
+def _order(name: str) -> tuple[str, str]:
+    return (name.casefold(), name)
+
+
+class Registry(Generic[P]):
+    """Named sessions by name key, and rooms by room key.
+
+    A room exists while someone is in it; the first one in names it.
+    """
+
+    __slots__ = ("_by_key", "_rooms")
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Session[P]] = {}
+        self._rooms: dict[str, Room[P]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def get(self, key: str) -> Session[P] | None:
+        return self._by_key.get(key)
+
+    def add(self, session: Session[P], name: Name, room: Name) -> None:
+        if name.key in self._by_key:
+            raise KeyError(f"{name.display} is taken")
+        session.name, session.key = name.display, name.key
+        self._by_key[name.key] = session
+        self._enter(session, room)
+
+    def remove(self, session: Session[P]) -> None:
+        del self._by_key[session.key]
+        self._leave(session)
+
+    def move(self, session: Session[P], room: Name) -> None:
+        self._leave(session)
+        self._enter(session, room)
+
+    def _enter(self, session: Session[P], room: Name) -> None:
+        if room.key not in self._rooms:
+            self._rooms[room.key] = Room(room.display)
+        self._rooms[room.key].add(session)
+        session.room = room.key
+
+    def _leave(self, session: Session[P]) -> None:
+        room = self._rooms[session.room]
+        room.remove(session)
+        if not room.members:
+            del self._rooms[session.room]
+
+    def rename(self, session: Session[P], name: Name) -> None:
+        holder = self._by_key.get(name.key)
+        if holder is not None and holder is not session:
+            raise KeyError(f"{name.display} is taken")
+        del self._by_key[session.key]
+        self._by_key[name.key] = session
+        self._rooms[session.room].rename(session.name, name.display)
+        session.name, session.key = name.display, name.key
+
+    def members(self, room: str) -> Collection[Session[P]]:
+        """A live view, the same object for as long as the room exists, so the
+        edge can tell two deliveries to one room apart from deliveries to two."""
+        found = self._rooms.get(room)
+        return found.view if found is not None else ()
+
+    def names(self, room: str) -> tuple[str, ...]:
+        """The room's names, sorted without regard to case."""
+        found = self._rooms.get(room)
+        return tuple(found.names) if found is not None else ()
+
+    def room_count(self) -> int:
+        return len(self._rooms)
+
+    def has_room(self, room: str) -> bool:
+        return room in self._rooms
+
+    def room_name(self, room: str) -> str:
+        return self._rooms[room].name
+
+    def rooms(self) -> tuple[tuple[str, int], ...]:
+        """Every room with its head count, sorted by name without case."""
+        listed = ((room.name, len(room.members)) for room in self._rooms.values())
+        return tuple(sorted(listed, key=lambda pair: pair[0].casefold()))

@@ -1,0 +1,1 @@
+"""The asyncio edge: the daemon's lifecycle, listeners and output queues."""

@@ -1,0 +1,162 @@
+"""The daemon: listeners, the shared parts of the edge, and a graceful shutdown.
+
+Each connection is a `LineConnection` (connection.py, the read side) with a
+`Peer` (outbox.py, the output side); this module owns what they share and
+the server's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from asyncchat.backends.store import MessageStore
+from asyncchat.config import MIB, ServerConfig
+from asyncchat.core.events import LeaveReason
+from asyncchat.core.history import RecentHistory
+from asyncchat.core.hub import Hub
+from asyncchat.core.logthrottle import WINDOW
+from asyncchat.edge.outbox import Outbox, Peer, dispatch
+from asyncchat.frontends.line.connection import LineConnection
+from asyncchat.frontends.line.wire import encode
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 4.0
+
+
+class ChatServer:
+    def __init__(self, config: ServerConfig, *, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
+        self.config = config
+        self._shutdown_grace = shutdown_grace
+        self.store: MessageStore | None = None
+        if config.db != ":memory:":
+            self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
+        history = RecentHistory(
+            config.history,
+            config.history_memory * MIB,
+            self.store.recent if self.store is not None else None,
+        )
+        self.hub: Hub[Peer] = Hub(
+            config, history=history, keep=self.store.put if self.store is not None else None
+        )
+        # One read buffer for every connection: each read is copied out before the next.
+        self.scratch = memoryview(bytearray(config.max_recvq))
+        self.connections: set[LineConnection] = set()
+        self._server: asyncio.Server | None = None
+        self._outbox: Outbox | None = None
+        self._warnings: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        assert self._outbox is not None, "the server has not started"
+        return self._outbox
+
+    async def start(self) -> None:
+        """Listen; an OSError here (like a StoreError from the constructor) means
+        the server cannot run, and the history file is closed again."""
+        loop = asyncio.get_running_loop()
+        self._outbox = Outbox(loop)
+        try:
+            self._server = await loop.create_server(
+                lambda: LineConnection(self),
+                self.config.host,
+                self.config.port,
+                backlog=min(self.config.max_clients, 4096),
+            )
+        except OSError:
+            if self.store is not None:
+                self.store.close()
+            raise
+        if self.store is not None:
+            self.store.start()
+            log.info("history in %s", self.store.path)
+        else:
+            log.info("history in memory only (--db :memory:)")
+        self._warnings = loop.call_later(WINDOW, self._flush_warnings)
+        for address in self.addresses:
+            log.info("listening on %s:%d", address[0], address[1])
+
+    def _flush_warnings(self) -> None:
+        self.hub.warnings.flush()
+        self._warnings = asyncio.get_running_loop().call_later(WINDOW, self._flush_warnings)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        if self._server is None:
+            return []
+        return [sock.getsockname()[:2] for sock in self._server.sockets]
+
+    @property
+    def port(self) -> int:
+        return self.addresses[0][1]
+
+    async def shutdown(self) -> None:
+        """Stop accepting, tell everyone, flush, close; abort what will not flush."""
+        if self._server is not None:
+            self._server.close()
+        if self._warnings is not None:
+            self._warnings.cancel()
+        dispatch(self.hub.shutdown(), encode)
+        for conn in list(self.connections):
+            conn.finish()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._shutdown_grace):
+                await self._until_closed()
+        for conn in list(self.connections):
+            conn.cut(LeaveReason.SHUTDOWN)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await self._until_closed()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 0.5)
+        self.hub.warnings.flush(everything=True)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+            self.store = None
+        log.info("stopped")
+
+    def closed(self, conn: LineConnection) -> None:
+        """A connection's transport is gone."""
+        self.connections.discard(conn)
+        if not self.connections and self._drained is not None:
+            self._drained.set()
+
+    async def _until_closed(self) -> None:
+        if self.connections:
+            self._drained = asyncio.Event()
+            await self._drained.wait()
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards --max-clients, as far as allowed."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("only %d open files allowed; fewer than --max-clients can connect", target)
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    _allow_open_files(config.max_clients + 64)
+    server = ChatServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+        log.info("signal received; shutting down")
+    finally:
+        await server.shutdown()

@@ -1,0 +1,1 @@
+"""Front ends: each parses and renders its own wire format for the core."""

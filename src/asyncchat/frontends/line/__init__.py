@@ -1,0 +1,1 @@
+"""The line protocol that nc, telnet and `asyncchat join` speak."""

@@ -1,0 +1,260 @@
+"""The read side of one line-protocol client: bounded read-ahead and flood control.
+
+A BufferedProtocol, so the server chooses how many bytes each read may take:
+never more than `max_recvq` of a client's input are held ahead of what flood
+control has let through. Past that, reading pauses and TCP holds the sender
+back. Lines are cut out of those bytes one at a time, when the client's token
+bucket allows. While reading is paused the transport cannot see a reset or a
+close, so the socket's state is checked on every wake-up instead, and a user
+who reset the connection is gone at once, whatever input was still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING, Final, cast
+
+from asyncchat.core.events import LeaveReason
+from asyncchat.core.ratelimit import TokenBucket
+from asyncchat.core.registry import Session, State
+from asyncchat.edge.outbox import Peer, RoomBurst, dispatch
+from asyncchat.frontends.line.framing import Frame, LineDecoder, Noise
+from asyncchat.frontends.line.wire import encode
+
+if TYPE_CHECKING:
+    from asyncchat.edge.server import ChatServer
+
+CHECK_INTERVAL: Final = 0.25
+"""Longest wait, while paused, before the socket is checked for a reset or close."""
+TIMER_SLACK: Final = 0.001
+"""Timers may fire this early (uvloop counts milliseconds); a line due so soon is handled."""
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 6
+"""A silent peer is probed after 60 s and dropped after 6 unanswered probes: ~2 min."""
+USER_TIMEOUT_MS = 120_000
+"""Keepalive probes wait while sent data is unacknowledged; this drops such a peer too."""
+
+_TCP_CLOSE, _TCP_CLOSE_WAIT = 7, 8
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive and a user timeout, so a peer that vanished without a word is found,
+    whether or not output to it is still unacknowledged."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def peer_state(sock: socket.socket | None) -> LeaveReason | None:
+    """RESET or CLOSED if the peer has reset or closed its side, else None.
+
+    Read from TCP_INFO (Linux), which works while the transport is not reading;
+    elsewhere this knows nothing and the transport finds out when it reads.
+    """
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    except OSError:
+        return LeaveReason.RESET
+    if state == _TCP_CLOSE:
+        return LeaveReason.RESET
+    if state == _TCP_CLOSE_WAIT:
+        return LeaveReason.CLOSED
+    return None
+
+
+class LineConnection(asyncio.BufferedProtocol):
+    """One client of the line protocol, from connect to leave."""
+
+    peer: Peer
+    session: Session[Peer]
+    _transport: asyncio.Transport
+
+    def __init__(self, server: ChatServer) -> None:
+        self._server = server
+        self._hub = server.hub
+        config = server.config
+        self._loop = asyncio.get_running_loop()
+        self._max_recvq = config.max_recvq
+        self._decoder = LineDecoder(config.max_line)
+        self._bucket = TokenBucket(config.rate, config.burst, self._loop.time())
+        self._held: Frame | Noise | None = None
+        self._ready_at = 0.0
+        self._wake: asyncio.TimerHandle | None = None
+        self._name_timer: asyncio.TimerHandle | None = None
+        self._paused = False
+        self._after_eof: int | None = None
+        self._gone = False
+        self._sock: socket.socket | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of this client's input read and not yet handled."""
+        return self._decoder.buffered
+
+    @property
+    def paused(self) -> bool:
+        """Reading is paused: --max-recvq bytes are waiting for flood control."""
+        return self._paused
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they have its methods.
+        self._transport = transport = cast(asyncio.Transport, transport)
+        self._sock = transport.get_extra_info("socket")
+        if self._sock is not None:
+            keep_alive(self._sock)
+        peername = transport.get_extra_info("peername")
+        host = peername[0] if isinstance(peername, tuple) else None
+        config = self._server.config
+        self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut)
+        self.session, greeting = self._hub.connect(self.peer, host)
+        dispatch(greeting, encode)
+        if self.session.state is State.GONE:
+            self._gone = True
+            transport.pause_reading()
+            self.peer.finish()
+            return
+        self._server.connections.add(self)
+        self._name_timer = self._loop.call_later(config.register_timeout, self._expire)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        room = self._max_recvq - self._decoder.buffered
+        return self._server.scratch[: max(room, 1)]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._gone:
+            return
+        self._decoder.feed(bytes(self._server.scratch[:nbytes]))
+        self._pump()
+
+    def eof_received(self) -> bool:
+        self._closed_by_peer()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.peer.stop_timer()
+        self._leave(LeaveReason.RESET if exc is not None else LeaveReason.CLOSED)
+        self._server.closed(self)
+
+    def finish(self) -> None:
+        """Close after what is queued has been sent (shutdown)."""
+        self.peer.finish()
+
+    def cut(self, reason: LeaveReason) -> None:
+        self.peer.cut(reason)
+
+    def _closed_by_peer(self) -> None:
+        """EOF: at most --burst more of the lines already read are handled, then the user leaves."""
+        if self._after_eof is None:
+            self._after_eof = self._server.config.burst
+            self._pump()
+
+    def _pump(self) -> None:
+        """Handle buffered lines while the token bucket allows; then decide on reading."""
+        if self._gone:
+            return
+        if self._wake is None:
+            self._handle()
+        self._settle()
+
+    def _handle(self) -> None:
+        session = self.session
+        now = self._loop.time()
+        burst = RoomBurst(encode)
+        try:
+            while True:
+                frame = self._held
+                if frame is None:
+                    frame = self._decoder.next()
+                    if frame is None:
+                        break
+                    if self._after_eof is not None and isinstance(frame, Noise):
+                        continue  # the user is leaving: noise need not be paid for
+                    self._held = frame
+                    self._ready_at = now + self._bucket.take(now)
+                if self._ready_at - now > TIMER_SLACK:
+                    burst.flush()
+                    self._wake = self._loop.call_later(
+                        min(self._ready_at - now, CHECK_INTERVAL), self._woken
+                    )
+                    break
+                self._held = None
+                if isinstance(frame, Noise):
+                    continue
+                burst.dispatch(self._hub.receive(session, frame))
+                if session.state is not State.NAMING and self._name_timer is not None:
+                    self._name_timer.cancel()
+                    self._name_timer = None
+                if session.state is State.GONE:
+                    break
+                if self._after_eof is not None:
+                    self._after_eof -= 1
+                    if self._after_eof <= 0:
+                        break
+        finally:
+            burst.flush()
+
+    def _settle(self) -> None:
+        session = self.session
+        if session.state is State.GONE:
+            self._gone = True
+            self._stop_timers()
+            if not self._paused:
+                self._transport.pause_reading()
+            self.peer.finish()
+            return
+        if self._after_eof is not None:
+            if self._wake is None or self._after_eof <= 0:
+                self._leave(LeaveReason.CLOSED)
+                self.peer.finish()
+            return
+        full = self._decoder.buffered >= self._max_recvq
+        if full and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
+        elif not full and self._paused:
+            self._paused = False
+            self._transport.resume_reading()
+
+    def _woken(self) -> None:
+        self._wake = None
+        if self._gone:
+            return
+        if self._paused or self._after_eof is not None:  # the transport is not reading
+            state = peer_state(self._sock)
+            if state is LeaveReason.RESET:
+                self._leave(LeaveReason.RESET)
+                self._transport.abort()
+                return
+            if state is LeaveReason.CLOSED and self._after_eof is None:
+                self._after_eof = self._server.config.burst
+        self._pump()
+
+    def _expire(self) -> None:
+        self._name_timer = None
+        session = self.session
+        dispatch(self._hub.expire(session), encode)
+        if session.state is State.GONE:
+            self._settle()
+
+    def _cut(self, reason: LeaveReason) -> None:
+        """The output side dropped the peer (too slow, shutdown)."""
+        self._leave(reason)
+
+    def _leave(self, reason: LeaveReason) -> None:
+        self._gone = True
+        self._stop_timers()
+        dispatch(self._hub.leave(self.session, reason), encode)
+
+    def _stop_timers(self) -> None:
+        for timer in (self._wake, self._name_timer):
+            if timer is not None:
+                timer.cancel()
+        self._wake = self._name_timer = None

@@ -1,0 +1,246 @@
+"""The text of the line protocol, both ways: the one place that knows what lines look like.
+
+The server renders events to lines here; clients parse lines back into the
+same events here. Every server line starts with a prefix a program can
+dispatch on (`<`, `* `, `*Name*`, `-> `, `*** `, `*** error: `).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from asyncchat.core.events import (
+    Action,
+    AskName,
+    Bye,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    HelpText,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
+    IgnoreList,
+    Ignoring,
+    Joined,
+    LeaveReason,
+    Left,
+    Notice,
+    Online,
+    Pong,
+    Private,
+    PrivateSent,
+    Public,
+    Record,
+    Renamed,
+    RoomEntered,
+    Rooms,
+    ShuttingDown,
+    Welcome,
+)
+
+NOTICE = "*** "
+ERROR = "*** error: "
+EOL = "\r\n"
+WELCOME_TEXT = "Welcome to asyncchat! What is your name?"
+ASK_NAME_TEXT = "Please choose another name: type your name and press Enter."
+SHUTTING_DOWN_TEXT = "server is shutting down"
+
+HELP_LINES = (
+    "Commands:",
+    "  message             say something to everyone in the room",
+    "  NAME: message       private message to NAME",
+    "  /msg NAME message   private message to NAME",
+    "  /reply message      answer the last private message (also /r)",
+    "  /me action          say what you do: * You wave",
+    "  /all message        say it publicly even if it starts with 'name:'",
+    "  //text              say '/text' publicly",
+    "  /who                who is in this room (also /names, /users)",
+    "  /join ROOM          go to another room, creating it if needed",
+    "  /rooms              the rooms and how many are in each",
+    "  /nick NEWNAME       change your name",
+    "  /ignore [NAME]      hide NAME's lines and private messages; alone: who you ignore",
+    "  /unignore NAME      stop ignoring NAME",
+    "  /ping [token]       check the server answers",
+    "  /help               this list",
+    "  /quit [reason]      leave",
+)
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def _online(names: tuple[str, ...]) -> str:
+    return f"Online ({len(names)}): {', '.join(names)}"
+
+
+def _said(record: Record) -> str:
+    if record.action:
+        return f"* {record.sender} {record.text}"
+    return f"<{record.sender}> {record.text}"
+
+
+def _stamp(time: float) -> str:
+    return datetime.fromtimestamp(time, UTC).strftime(TIME_FORMAT)
+
+
+def render(event: Event) -> list[str]:
+    """The protocol lines for one event, without line endings."""
+    match event:
+        case Public(sender, text):
+            return [f"<{sender}> {text}"]
+        case Action(sender, text):
+            return [f"* {sender} {text}"]
+        case Private(sender, text):
+            return [f"*{sender}* {text}"]
+        case PrivateSent(recipient, text):
+            return [f"-> *{recipient}* {text}"]
+        case Welcome():
+            return [NOTICE + WELCOME_TEXT]
+        case AskName():
+            return [NOTICE + ASK_NAME_TEXT]
+        case Hello(name, online):
+            return [f"{NOTICE}Hello {name}! {_online(online)}. Type /help for commands."]
+        case Joined(name, count, moved):
+            return [f"{NOTICE}{name} joined ({count} {'here' if moved else 'online'})"]
+        case RoomEntered(room, names):
+            return [f"{NOTICE}Now in #{room} ({len(names)} here): {', '.join(names)}"]
+        case Rooms(rooms):
+            listed = ", ".join(f"#{room} ({count})" for room, count in rooms)
+            return [f"{NOTICE}Rooms ({len(rooms)}): {listed}"]
+        case HistoryStart(room):
+            return [f"{NOTICE}Recent messages in #{room}:"]
+        case HistoryLine(record):
+            return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
+        case HistoryEnd(room):
+            return [f"{NOTICE}End of recent messages in #{room}"]
+        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED, None):
+            return [f"{NOTICE}{name} left"]
+        case Left(name, LeaveReason.QUIT, message):
+            return [f"{NOTICE}{name} left (quit: {message})"]
+        case Left(name, reason, _):
+            return [f"{NOTICE}{name} left ({reason.value})"]
+        case Online(names):
+            return [NOTICE + _online(names)]
+        case Renamed(old, new):
+            return [f"{NOTICE}{old} is now {new}"]
+        case Pong(token):
+            return [f"{NOTICE}pong {token}" if token else NOTICE + "pong"]
+        case HelpText():
+            return [NOTICE + line for line in HELP_LINES]
+        case Ignoring(name, True):
+            return [f"{NOTICE}ignoring {name}"]
+        case Ignoring(name, False):
+            return [f"{NOTICE}no longer ignoring {name}"]
+        case IgnoreList(()):
+            return [NOTICE + "you are not ignoring anyone"]
+        case IgnoreList(names):
+            return [f"{NOTICE}Ignoring ({len(names)}): {', '.join(names)}"]
+        case Bye(name):
+            return [f"{NOTICE}Bye {name}!"]
+        case ShuttingDown():
+            return [NOTICE + SHUTTING_DOWN_TEXT]
+        case Notice(text):
+            return [NOTICE + text]
+        case Error(_, text):
+            return [ERROR + text]
+    raise TypeError(f"no rendering for {event!r}")
+
+
+def encode(event: Event) -> bytes:
+    """The bytes to send for one event: UTF-8, each line ending in CRLF."""
+    return "".join(line + EOL for line in render(event)).encode()
+
+
+_PUBLIC = re.compile(r"<([^>\s]+)> (.*)", re.DOTALL)
+_ACTION = re.compile(r"\* (\S+) (.*)", re.DOTALL)
+_PRIVATE = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
+_PRIVATE_SENT = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
+_HELLO = re.compile(r"Hello (\S+)! Online \(\d+\): (.*?)\.(?: .*)?")
+_ONLINE = re.compile(r"Online \(\d+\): (.*)")
+_JOINED = re.compile(r"(\S+) joined \((\d+) (online|here)\)")
+_ENTERED = re.compile(r"Now in #(\S+) \(\d+ here\): (.*)")
+_ROOMS = re.compile(r"Rooms \(\d+\): (.*)")
+_ROOM_COUNT = re.compile(r"#(\S+) \((\d+)\)")
+_HISTORY_START = re.compile(r"Recent messages in #(\S+):")
+_HISTORY_END = re.compile(r"End of recent messages in #(\S+)")
+_HISTORY_LINE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)", re.DOTALL)
+_LEFT = re.compile(r"(\S+) left(?: \((.*)\))?")
+_RENAMED = re.compile(r"(\S+) is now (\S+)")
+_PONG = re.compile(r"pong(?: (.*))?")
+_BYE = re.compile(r"Bye (\S+)!")
+_REASONS = {reason.value: reason for reason in LeaveReason}
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in text.split(", ") if name)
+
+
+def _left(name: str, reason: str | None) -> Left:
+    if reason is None:
+        return Left(name, LeaveReason.QUIT)
+    if reason.startswith("quit: "):
+        return Left(name, LeaveReason.QUIT, reason[len("quit: ") :])
+    return Left(name, _REASONS.get(reason, LeaveReason.CLOSED))
+
+
+def _parse_notice(text: str) -> Event:
+    if text == WELCOME_TEXT:
+        return Welcome()
+    if text == ASK_NAME_TEXT:
+        return AskName()
+    if text == SHUTTING_DOWN_TEXT:
+        return ShuttingDown()
+    if m := _HELLO.fullmatch(text):
+        return Hello(m[1], _names(m[2]))
+    if m := _ONLINE.fullmatch(text):
+        return Online(_names(m[1]))
+    if m := _JOINED.fullmatch(text):
+        return Joined(m[1], int(m[2]), m[3] == "here")
+    if m := _ENTERED.fullmatch(text):
+        return RoomEntered(m[1], _names(m[2]))
+    if m := _ROOMS.fullmatch(text):
+        return Rooms(tuple((r[1], int(r[2])) for r in _ROOM_COUNT.finditer(m[1])))
+    if m := _HISTORY_START.fullmatch(text):
+        return HistoryStart(m[1])
+    if m := _HISTORY_END.fullmatch(text):
+        return HistoryEnd(m[1])
+    if (m := _HISTORY_LINE.fullmatch(text)) and (said := _parse_said(m[2])):
+        when = datetime.strptime(m[1], TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+        return HistoryLine(Record("", when, said[0], said[1], said[2]))
+    if m := _LEFT.fullmatch(text):
+        return _left(m[1], m[2])
+    if m := _RENAMED.fullmatch(text):
+        return Renamed(m[1], m[2])
+    if m := _PONG.fullmatch(text):
+        return Pong(m[1] or "")
+    if m := _BYE.fullmatch(text):
+        return Bye(m[1])
+    return Notice(text)
+
+
+def _parse_said(text: str) -> tuple[str, str, bool] | None:
+    if m := _PUBLIC.fullmatch(text):
+        return m[1], m[2], False
+    if m := _ACTION.fullmatch(text):
+        return m[1], m[2], True
+    return None
+
+
+def parse(line: str) -> Event | None:
+    """Read a server line back into its event; None if it has no known prefix."""
+    if line.startswith(ERROR):
+        return Error(ErrorCode.UNSPECIFIED, line[len(ERROR) :])
+    if line.startswith(NOTICE):
+        return _parse_notice(line[len(NOTICE) :])
+    if m := _PUBLIC.fullmatch(line):
+        return Public(m[1], m[2])
+    if m := _PRIVATE_SENT.fullmatch(line):
+        return PrivateSent(m[1], m[2])
+    if m := _PRIVATE.fullmatch(line):
+        return Private(m[1], m[2])
+    if m := _ACTION.fullmatch(line):
+        return Action(m[1], m[2])
+    return None

@@ -1,0 +1,137 @@
+"""`asyncchat join` with pipes, as scripts and bots use it: a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from typing import cast
+
+import pytest
+from support import TIMEOUT, Client, StartServer
+
+from asyncchat.client.client import ConnectionLost, ServerConnection
+from asyncchat.edge.server import ChatServer
+
+
+async def spawn(port: int, *args: str, stdin: int) -> asyncio.subprocess.Process:
+    """`asyncchat join` as a subprocess with real pipes for stdout and stderr."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "join",
+        "--port",
+        str(port),
+        *args,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, str, str]:
+    process = await spawn(port, *args, stdin=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(stdin), TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_one_shot_private_message_is_delivered(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bob")
+    code, out, err = await join(server.port, "John", stdin=b"Bob: hi\n")
+    assert code == 0, err
+    assert await bob.lines(3) == ["*** John joined (2 online)", "*John* hi", "*** John left"]
+    assert out.splitlines() == [
+        "*** Hello John! Online (2): Bob, John. Type /help for commands.",
+        "-> *Bob* hi",
+        "*** Bye John!",
+    ]
+    assert err == ""
+
+
+async def test_everything_sent_is_handled_before_exit_even_when_throttled(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(rate=100, burst=5)
+    bob = await Client.join(server.port, "Bob")
+    lines = b"".join(b"line %d\n" % i for i in range(40))
+    code, out, _ = await join(server.port, "John", stdin=lines)
+    assert code == 0
+    received = await bob.lines(42)
+    assert received[1:41] == [f"<John> line {i}" for i in range(40)]
+    assert received[41] == "*** John left"
+    assert "pong" not in out
+
+
+async def test_received_lines_go_to_stdout_and_q_quits(server: ChatServer) -> None:
+    process = await spawn(server.port, "John", stdin=asyncio.subprocess.PIPE)
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert (await process.stdout.readline()).startswith(b"*** Hello John!")
+    bob = await Client.join(server.port, "Bob")
+    assert await process.stdout.readline() == b"*** Bob joined (2 online)\n"
+    bob.send("hello John", "john: secret")
+    assert await process.stdout.readline() == b"<Bob> hello John\n"
+    assert await process.stdout.readline() == b"*Bob* secret\n"
+    process.stdin.write(b"q\nnever sent\n")
+    await process.stdin.drain()
+    assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+    assert await bob.lines(2) == ["-> *John* secret", "*** John left"]
+    await bob.quiet()
+
+
+async def test_stay_keeps_listening_after_eof_until_a_signal(server: ChatServer) -> None:
+    process = await spawn(server.port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert (await process.stdout.readline()).startswith(b"*** Hello logbot!")
+    alice = await Client.join(server.port, "Alice")
+    alice.send("anyone?")
+    assert await process.stdout.readline() == b"*** Alice joined (2 online)\n"
+    assert await process.stdout.readline() == b"<Alice> anyone?\n"
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+    assert await alice.line() == "*** logbot left"
+
+
+async def test_a_refused_name_exits_2_with_the_reason(server: ChatServer) -> None:
+    john = await Client.join(server.port, "John")
+    code, out, err = await join(server.port, "JOHN", stdin=b"hi\n")
+    await john.quiet()
+    assert code == 2
+    assert err == "asyncchat: name refused: the name 'JOHN' is taken\n"
+    assert out == ""
+
+
+async def test_no_server_exits_1_with_one_line_and_no_traceback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out, err = await join(port, "John")
+    assert code == 1
+    assert err == f"asyncchat: cannot connect to 127.0.0.1:{port}: Connection refused\n"
+    assert out == ""
+
+
+async def test_the_server_going_away_exits_1(server: ChatServer) -> None:
+    process = await spawn(server.port, "--stay", "John", stdin=asyncio.subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert (await process.stdout.readline()).startswith(b"*** Hello John!")
+    await server.shutdown()
+    out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 1
+    assert out == b"*** server is shutting down\n"
+    assert err == b"asyncchat: the server closed the connection\n"
+
+
+async def test_a_server_line_longer_than_the_read_buffer_arrives_whole() -> None:
+    reader = asyncio.StreamReader(limit=1024)
+    names = ", ".join(f"user{i}" for i in range(20_000))
+    reader.feed_data(f"*** Online (20000): {names}\r\n<Bob> next\r\n".encode())
+    reader.feed_eof()
+    conn = ServerConnection(reader, cast(asyncio.StreamWriter, None))
+    assert await conn.line() == f"*** Online (20000): {names}"
+    assert await conn.line() == "<Bob> next"
+    with pytest.raises(ConnectionLost):
+        await conn.line()

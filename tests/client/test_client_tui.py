@@ -1,0 +1,218 @@
+"""The interactive client through prompt_toolkit's pipe input and a captured output."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output.plain_text import PlainTextOutput
+from support import TIMEOUT, Client, StartServer
+
+from asyncchat.client.tui import InteractiveClient, line_class
+from asyncchat.config import ClientConfig
+from asyncchat.edge.server import ChatServer
+from asyncchat.frontends.line.wire import parse
+
+
+class Transcript(io.StringIO):
+    """Captured terminal output that a test can wait on, without sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+        self._seen = 0
+
+    def write(self, text: str) -> int:
+        self._changed.set()
+        return super().write(text)
+
+    async def wait_for(self, text: str) -> None:
+        """Wait until `text` appears after what earlier waits have seen."""
+        async with asyncio.timeout(TIMEOUT):
+            while (found := self.getvalue().find(text, self._seen)) < 0:
+                self._changed.clear()
+                await self._changed.wait()
+        self._seen = found + len(text)
+
+
+@dataclass
+class Terminal:
+    keys: PipeInput
+    screen: Transcript
+    errors: io.StringIO
+    task: asyncio.Task[int]
+
+    def type(self, text: str) -> None:
+        self.keys.send_text(text)
+
+    async def exit_code(self) -> int:
+        return await asyncio.wait_for(self.task, TIMEOUT)
+
+
+@contextmanager
+def terminal_io() -> Iterator[tuple[PipeInput, Transcript]]:
+    with create_pipe_input() as keys:
+        screen = Transcript()
+        with create_app_session(input=keys, output=PlainTextOutput(screen)):
+            yield keys, screen
+
+
+@asynccontextmanager
+async def interactive(port: int, name: str, **settings: Any) -> AsyncIterator[Terminal]:
+    config = ClientConfig(name=name, port=port, timestamps=False, **settings)
+    with terminal_io() as (keys, screen):
+        errors = io.StringIO()
+        task = asyncio.create_task(InteractiveClient(config, stderr=errors).run())
+        try:
+            yield Terminal(keys, screen, errors, task)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_typing_while_lines_arrive_sends_the_line_whole(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John! Online (2): Bob, John.")
+        await bob.line()
+        term.type("half a th")
+        await term.screen.wait_for("half a th")
+        bob.send("interrupting!", "John: psst")
+        await term.screen.wait_for("<Bob> interrupting!")
+        await term.screen.wait_for("*Bob* psst")
+        term.type("ought\r")
+        assert await bob.lines(2) == ["-> *John* psst", "<John> half a thought"]
+        await term.screen.wait_for("<John> half a thought")
+
+
+async def test_tab_completes_names_and_commands(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bobby")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await bob.line()
+        term.type("/ms\t")
+        await term.screen.wait_for("/msg")
+        term.type(" Bo\t")
+        await term.screen.wait_for(" Bobby")
+        term.type(" hi\r")
+        assert await bob.line() == "*John* hi"
+        carol = await Client.join(server.port, "Carol")
+        await term.screen.wait_for("*** Carol joined (3 online)")
+        term.type("ca\t")
+        await term.screen.wait_for("Carol: ")
+        term.type("hello\r")
+        assert await carol.line() == "*John* hello"
+
+
+@pytest.mark.parametrize("keys", ["q\r", "/quit\r", "\x04", "\x03"])
+async def test_every_way_to_quit_exits_0_and_leaves_cleanly(server: ChatServer, keys: str) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        assert await bob.line() == "*** John joined (2 online)"
+        term.type(keys)
+        assert await term.exit_code() == 0
+    assert await bob.line() == "*** John left"
+    await bob.quiet()
+
+
+async def test_quit_with_a_reason_and_q_is_never_sent(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await bob.line()
+        term.type("/quit off to bed\r")
+        assert await term.exit_code() == 0
+        await term.screen.wait_for("*** Bye John!")
+    assert await bob.line() == "*** John left (quit: off to bed)"
+
+
+async def test_a_refused_name_shows_why_and_asks_again(server: ChatServer) -> None:
+    john = await Client.join(server.port, "John")
+    async with interactive(server.port, "john") as term:
+        await term.screen.wait_for("*** error: the name 'john' is taken")
+        await term.screen.wait_for("name:")
+        term.type("Johnny\r")
+        await term.screen.wait_for("*** Hello Johnny! Online (2): John, Johnny.")
+        assert await john.line() == "*** Johnny joined (2 online)"
+
+
+async def test_reconnects_after_the_server_restarts(start_server: StartServer) -> None:
+    server = await start_server()
+    port = server.port
+    async with interactive(port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("*** Hello John!")
+        await server.shutdown()
+        await term.screen.wait_for("*** server is shutting down")
+        await term.screen.wait_for("-- connection lost; reconnecting in 0.05 s")
+        term.type("lost words\r")
+        await term.screen.wait_for("-- not connected: that line was not sent")
+        again = await start_server(port=port)
+        await term.screen.wait_for("*** Hello John! Online (1): John.")
+        bob = await Client.join(again.port, "Bob")
+        await term.screen.wait_for("*** Bob joined (2 online)")
+        term.type("back again\r")
+        assert await bob.line() == "<John> back again"
+        term.type("\x1b[A\x1b[A\r")
+        assert await bob.line() == "<John> lost words"
+
+
+async def test_after_reconnecting_the_client_returns_to_its_room(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    port = server.port
+    async with interactive(port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("*** Hello John!")
+        term.type("/join #games\r")
+        await term.screen.wait_for("*** Now in #games (1 here): John")
+        await server.shutdown()
+        again = await start_server(port=port)
+        await term.screen.wait_for("*** Hello John!")
+        await term.screen.wait_for("*** Now in #games (1 here): John")
+        bob = await Client.join(again.port, "Bob")
+        bob.send("/join games")
+        await term.screen.wait_for("*** Bob joined (2 here)")
+
+
+async def test_without_reconnect_a_lost_connection_exits_1(start_server: StartServer) -> None:
+    server = await start_server()
+    async with interactive(server.port, "John", reconnect=False) as term:
+        await term.screen.wait_for("*** Hello John!")
+        await server.shutdown()
+        assert await term.exit_code() == 1
+        await term.screen.wait_for("-- connection lost")
+
+
+async def test_no_server_is_one_line_on_stderr_and_exit_1() -> None:
+    async with interactive(1, "John") as term:
+        assert await term.exit_code() == 1
+        assert term.errors.getvalue() == (
+            "asyncchat: cannot connect to 127.0.0.1:1: Connection refused\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("<Alice> hi", "public"),
+        ("* Alice waves", "action"),
+        ("*Alice* psst", "private-in"),
+        ("-> *Bob* psst", "private-out"),
+        ("*** Bob joined (2 online)", "notice"),
+        ("*** error: nope", "error"),
+        ("*** Recent messages in #lobby:", "history"),
+        ("*** [2026-11-25 12:01] <Alice> hi", "history"),
+        ("*** End of recent messages in #lobby", "history"),
+        ("no prefix at all", "public"),
+    ],
+)
+def test_each_kind_of_line_has_its_colour(line: str, kind: str) -> None:
+    assert line_class(parse(line)) == kind

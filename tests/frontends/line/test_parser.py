@@ -1,0 +1,115 @@
+import pytest
+
+from asyncchat.core.commands import (
+    Act,
+    Help,
+    Join,
+    ListRooms,
+    Malformed,
+    Nick,
+    Ping,
+    Quit,
+    Reply,
+    Say,
+    Unknown,
+    Whisper,
+    Who,
+)
+from asyncchat.frontends.line.parser import COMMAND_WORDS, parse_command
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("hello all", Say("hello all")),
+        ("  padded  ", Say("padded")),
+        ("Bob: hi", Whisper("Bob", "hi")),
+        ("Bob:hi", Whisper("Bob", "hi")),
+        ("bob:   hi there  ", Whisper("bob", "hi there")),
+        ("http://example.com", Say("http://example.com")),
+        ("Bob: //not private", Say("Bob: //not private")),
+        ("12:30 works for me", Say("12:30 works for me")),
+        ("Bob : hi", Say("Bob : hi")),
+        ("a b: c", Say("a b: c")),
+        ("/msg Bob hi there", Whisper("Bob", "hi there")),
+        ("/msg\tBob  hi", Whisper("Bob", "hi")),
+        ("/reply ok", Reply("ok")),
+        ("/r ok", Reply("ok")),
+        ("/me waves", Act("waves")),
+        ("/all Bob: hi", Say("Bob: hi")),
+        ("//slash", Say("/slash")),
+        ("/who", Who()),
+        ("/names", Who()),
+        ("/USERS", Who()),
+        ("/nick Johnny", Nick("Johnny")),
+        ("/ping", Ping("")),
+        ("/ping abc 123", Ping("abc 123")),
+        ("/help", Help()),
+        ("/join #games", Join("#games")),
+        ("/rooms", ListRooms()),
+        ("/quit", Quit(None)),
+        ("/quit gone fishing", Quit("gone fishing")),
+        ("/anything-else", Unknown("/anything-else")),
+        ("/", Unknown("/")),
+    ],
+)
+def test_lines_parse_to_commands(line: str, command: object) -> None:
+    assert parse_command(line) == command
+
+
+@pytest.mark.parametrize("line", ["", "   ", "\t"])
+def test_blank_lines_are_nothing(line: str) -> None:
+    assert parse_command(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "usage"),
+    [
+        ("/msg", "usage: /msg NAME message"),
+        ("/msg Bob", "usage: /msg NAME message"),
+        ("/me", "usage: /me"),
+        ("/reply", "usage: /reply"),
+        ("/all", "usage: /all"),
+        ("/nick", "usage: /nick"),
+        ("/join", "usage: /join ROOM"),
+        ("Bob:", "type 'Bob: your message'"),
+        ("\x1b[2J", "nothing left to send"),
+    ],
+)
+def test_incomplete_commands_say_how_to_use_them(line: str, usage: str) -> None:
+    command = parse_command(line)
+    assert isinstance(command, Malformed)
+    assert usage in command.problem
+
+
+def test_message_text_is_sanitised() -> None:
+    assert parse_command("hi \x1b[31mred\u202e") == Say("hi red")
+    assert parse_command("/me \x07beeps") == Act("beeps")
+    assert parse_command("Bob: \x1b[2Jhi") == Whisper("Bob", "hi")
+
+
+def test_a_control_character_in_the_address_cannot_make_a_line_public() -> None:
+    assert parse_command("Bo\x07b: secret") == Whisper("Bob", "secret")
+
+
+def test_nick_names_are_passed_on_raw_to_be_refused() -> None:
+    assert parse_command("/nick Jo\x1bhn") == Nick("Jo\x1bhn")
+
+
+@pytest.mark.parametrize("word", COMMAND_WORDS)
+def test_every_completed_command_word_is_a_command(word: str) -> None:
+    assert not isinstance(parse_command(f"/{word} x y"), Unknown)
+
+
+@pytest.mark.parametrize(
+    "line", ["\u200b", "\u200b \ufeff", "\u3164", "/me \u200b", "/msg Bob \u2060"]
+)
+def test_a_message_of_only_invisible_characters_is_refused(line: str) -> None:
+    command = parse_command(line)
+    assert isinstance(command, Malformed)
+    assert "nothing left to send" in command.problem
+
+
+def test_an_address_hiding_an_invisible_character_stays_private() -> None:
+    assert parse_command("Bob\u200b: hi") == Whisper("Bob\u200b", "hi")
+    assert parse_command("Bob: \u200bhi") == Whisper("Bob", "\u200bhi")
