@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from asyncchat.config import ServerConfig
+from asyncchat.core.commands import Register, Who
 from asyncchat.core.events import LeaveReason, Record
 from asyncchat.core.hub import Delivery, Hub
 from asyncchat.core.registry import Session, State
-from asyncchat.frontends.line.framing import InvalidUtf8, Line, LineTooLong
+from asyncchat.frontends.line.framing import Line
+from asyncchat.frontends.line.parser import interpret
 from asyncchat.frontends.line.wire import render
 
 Said = list[tuple[str, str]]
@@ -41,7 +43,11 @@ class Room:
         return heard(greeting)
 
     def say(self, peer: str, text: str) -> Said:
-        return heard(self.hub.receive(self.sessions[peer], Line(text)))
+        """As if typed on the line protocol: its parser makes the command."""
+        session = self.sessions[peer]
+        asked = interpret(Line(text), session.state is State.NAMING)
+        assert not isinstance(asked, list)
+        return [] if asked is None else heard(self.hub.handle(session, asked))
 
     def join(self, *peers: str) -> None:
         for peer in peers:
@@ -215,22 +221,19 @@ def test_every_way_of_leaving_is_told(room: Room, reason: LeaveReason, line: str
     assert room.hub.online == 2
 
 
-def test_frame_errors_leave_the_session_alone(room: Room) -> None:
-    john = room.sessions["John"]
-    assert heard(room.hub.receive(john, LineTooLong(2048))) == [
-        ("John", "*** error: line too long (the limit is 2048 bytes); it was not sent")
-    ]
-    assert heard(room.hub.receive(john, InvalidUtf8())) == [
-        ("John", "*** error: that line was not valid UTF-8; it was not sent")
-    ]
-    assert john.state is State.CHATTING
-
-
-def test_frame_errors_while_naming_ask_again() -> None:
+def test_commands_other_than_register_wait_for_a_name() -> None:
     chat = Room()
     chat.connect("x")
-    said = heard(chat.hub.receive(chat.sessions["x"], InvalidUtf8()))
-    assert [line[:10] for _, line in said] == ["*** error:", "*** Please"]
+    said = heard(chat.hub.handle(chat.sessions["x"], Who()))
+    assert said == [
+        ("x", "*** error: choose a name first"),
+        ("x", "*** Please choose another name: type your name and press Enter."),
+    ]
+
+
+def test_register_once_named_is_refused(room: Room) -> None:
+    said = heard(room.hub.handle(room.sessions["John"], Register("Johnny")))
+    assert said == [("John", "*** error: you are John already (/nick NEWNAME changes it)")]
 
 
 def test_a_full_server_refuses_and_counts_unnamed_connections() -> None:

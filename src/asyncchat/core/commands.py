@@ -6,6 +6,13 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Register:
+    """The name a new connection asks for (its first command)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Say:
     text: str
 
@@ -86,7 +93,8 @@ class Malformed:
 
 
 Command = (
-    Say
+    Register
+    | Say
     | Act
     | Whisper
     | Reply

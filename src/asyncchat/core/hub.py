@@ -1,4 +1,4 @@
-"""Routing decisions: a frame from one session in, deliveries to sessions out.
+"""Routing decisions: a typed command from one session in, deliveries to sessions out.
 
 No sockets and no event loop: the edge feeds frames and dispatches the
 returned deliveries, in order, before it calls the hub again (targets are
@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Generic
+from typing import Generic, assert_never
 
 import asyncchat.core.commands as cmd
 from asyncchat.config import MIB, ServerConfig
@@ -59,14 +59,6 @@ from asyncchat.core.names import (
 )
 from asyncchat.core.registry import P, Registry, Session, State
 from asyncchat.core.sanitize import escape_forbidden
-from asyncchat.frontends.line.framing import (
-    Frame,
-    InvalidUtf8,
-    Line,
-    LineTooLong,
-    SubnegotiationTooLong,
-)
-from asyncchat.frontends.line.parser import parse_command
 
 LOBBY = Name("lobby", "lobby")
 log = logging.getLogger(__name__)
@@ -149,26 +141,15 @@ class Hub(Generic[P]):
         session.state = State.GONE
         return session, [self._to(session, error)]
 
-    def receive(self, session: Session[P], frame: Frame) -> list[Delivery[P]]:
+    def handle(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
+        """Carry out one command; a front end parses its own syntax into these."""
         if session.state is State.GONE:
             return []
-        if isinstance(frame, LineTooLong):
-            return self._refuse_frame(
-                session,
-                f"line too long (the limit is {frame.limit} bytes); it was not sent",
-                ErrorCode.LINE_TOO_LONG,
-            )
-        if isinstance(frame, InvalidUtf8):
-            return self._refuse_frame(
-                session, "that line was not valid UTF-8; it was not sent", ErrorCode.INVALID_UTF8
-            )
-        if isinstance(frame, SubnegotiationTooLong):
-            text = f"telnet subnegotiation too long (the limit is {frame.limit} bytes); discarded"
-            return self._refuse_frame(session, text, ErrorCode.LINE_TOO_LONG)
         if session.state is State.NAMING:
-            return self._register(session, frame)
-        command = parse_command(frame.text)
-        return [] if command is None else self._execute(session, command)
+            if isinstance(command, cmd.Register):
+                return self._register(session, command.name)
+            return self._refuse_name(session, "choose a name first")
+        return self._execute(session, command)
 
     def expire(self, session: Session[P]) -> list[Delivery[P]]:
         """Registration time ran out; a named session is not affected."""
@@ -217,14 +198,8 @@ class Hub(Generic[P]):
     def _to(session: Session[P], event: Event) -> Delivery[P]:
         return Delivery(event, (session,))
 
-    def _refuse_frame(self, session: Session[P], text: str, code: ErrorCode) -> list[Delivery[P]]:
-        deliveries = [self._to(session, Error(code, text))]
-        if session.state is State.NAMING:
-            deliveries.append(self._to(session, AskName()))
-        return deliveries
-
-    def _register(self, session: Session[P], frame: Line) -> list[Delivery[P]]:
-        wanted = frame.text.strip()
+    def _register(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+        wanted = wanted.strip()
         if not wanted:
             return []
         try:
@@ -341,7 +316,11 @@ class Hub(Generic[P]):
                 return [self._error(session, ErrorCode.UNKNOWN_COMMAND, text)]
             case cmd.Malformed(problem):
                 return [self._error(session, ErrorCode.BAD_COMMAND, problem)]
-        raise TypeError(f"unhandled command {command!r}")
+            case cmd.Register(_):
+                text = f"you are {session.name} already (/nick NEWNAME changes it)"
+                return [self._error(session, ErrorCode.BAD_COMMAND, text)]
+            case _:
+                assert_never(command)
 
     def _rooms_full(self, session: Session[P]) -> bool:
         """Moving `session` to a new room would pass --max-rooms.

@@ -9,13 +9,16 @@ from asyncchat.core.commands import (
     Nick,
     Ping,
     Quit,
+    Register,
     Reply,
     Say,
     Unknown,
     Whisper,
     Who,
 )
-from asyncchat.frontends.line.parser import COMMAND_WORDS, parse_command
+from asyncchat.core.events import AskName, Error, ErrorCode
+from asyncchat.frontends.line.framing import InvalidUtf8, Line, LineTooLong, SubnegotiationTooLong
+from asyncchat.frontends.line.parser import COMMAND_WORDS, interpret, parse_command
 
 
 @pytest.mark.parametrize(
@@ -113,3 +116,31 @@ def test_a_message_of_only_invisible_characters_is_refused(line: str) -> None:
 def test_an_address_hiding_an_invisible_character_stays_private() -> None:
     assert parse_command("Bob\u200b: hi") == Whisper("Bob\u200b", "hi")
     assert parse_command("Bob: \u200bhi") == Whisper("Bob", "\u200bhi")
+
+
+def test_framing_errors_are_answered_by_the_line_front_end() -> None:
+    assert interpret(LineTooLong(2048), naming=False) == [
+        Error(ErrorCode.LINE_TOO_LONG, "line too long (the limit is 2048 bytes); it was not sent")
+    ]
+    assert interpret(InvalidUtf8(), naming=False) == [
+        Error(ErrorCode.INVALID_UTF8, "that line was not valid UTF-8; it was not sent")
+    ]
+    assert interpret(SubnegotiationTooLong(64), naming=False) == [
+        Error(
+            ErrorCode.LINE_TOO_LONG,
+            "telnet subnegotiation too long (the limit is 64 bytes); discarded",
+        )
+    ]
+
+
+def test_framing_errors_while_naming_ask_for_the_name_again() -> None:
+    said = interpret(InvalidUtf8(), naming=True)
+    assert isinstance(said, list)
+    assert [type(event) for event in said] == [Error, AskName]
+
+
+def test_the_first_lines_are_the_name() -> None:
+    assert interpret(Line("  Alice "), naming=True) == Register("  Alice ")
+    assert interpret(Line("   "), naming=True) is None
+    assert interpret(Line("Bob: hi"), naming=True) == Register("Bob: hi")
+    assert interpret(Line("Bob: hi"), naming=False) == Whisper("Bob", "hi")

@@ -16,10 +16,12 @@ import socket
 from typing import TYPE_CHECKING, Final, cast
 
 from asyncchat.core.events import LeaveReason
+from asyncchat.core.hub import Delivery
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import Session, State
 from asyncchat.edge.outbox import Peer, RoomBurst, dispatch
 from asyncchat.frontends.line.framing import Frame, LineDecoder, Noise
+from asyncchat.frontends.line.parser import interpret
 from asyncchat.frontends.line.wire import encode
 
 if TYPE_CHECKING:
@@ -188,7 +190,11 @@ class LineConnection(asyncio.BufferedProtocol):
                 self._held = None
                 if isinstance(frame, Noise):
                     continue
-                burst.dispatch(self._hub.receive(session, frame))
+                asked = interpret(frame, session.state is State.NAMING)
+                if isinstance(asked, list):
+                    burst.dispatch([Delivery(event, (session,)) for event in asked])
+                elif asked is not None:
+                    burst.dispatch(self._hub.handle(session, asked))
                 if session.state is not State.NAMING and self._name_timer is not None:
                     self._name_timer.cancel()
                     self._name_timer = None

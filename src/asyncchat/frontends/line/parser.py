@@ -1,4 +1,5 @@
-"""Parse what a registered user typed on the line protocol into one core command.
+"""The line protocol's input side: a frame in, one core command (or this front end's
+own error) out.
 
 Message text leaves here already sanitised; names are passed on raw, because
 a name with a control character must be refused, not silently cleaned.
@@ -7,6 +8,7 @@ a name with a control character must be refused, not silently cleaned.
 from __future__ import annotations
 
 import re
+from typing import assert_never
 
 from asyncchat.core.commands import (
     Act,
@@ -19,6 +21,7 @@ from asyncchat.core.commands import (
     Nick,
     Ping,
     Quit,
+    Register,
     Reply,
     Say,
     Unignore,
@@ -26,8 +29,16 @@ from asyncchat.core.commands import (
     Whisper,
     Who,
 )
+from asyncchat.core.events import AskName, Error, ErrorCode, Event
 from asyncchat.core.names import looks_like_name
 from asyncchat.core.sanitize import invisible_characters, invisible_only, sanitize
+from asyncchat.frontends.line.framing import (
+    Frame,
+    InvalidUtf8,
+    Line,
+    LineTooLong,
+    SubnegotiationTooLong,
+)
 
 _ADDRESSED = re.compile(r"([^\s:]+):(.*)", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
@@ -126,3 +137,28 @@ def _slash_command(line: str) -> Command:
     if name == "quit":
         return Quit(sanitize(rest).strip() or None)
     return Unknown("/" + sanitize(word))
+
+
+def interpret(frame: Frame, naming: bool) -> Command | list[Event] | None:
+    """What a frame asks of the hub, or this front end's answer to a framing error
+    (sent to the sender only; while naming, with the name question again)."""
+    match frame:
+        case Line(text):
+            if naming:
+                return Register(text) if text.strip() else None
+            return parse_command(text)
+        case LineTooLong(limit):
+            error = Error(
+                ErrorCode.LINE_TOO_LONG,
+                f"line too long (the limit is {limit} bytes); it was not sent",
+            )
+        case InvalidUtf8():
+            error = Error(ErrorCode.INVALID_UTF8, "that line was not valid UTF-8; it was not sent")
+        case SubnegotiationTooLong(limit):
+            error = Error(
+                ErrorCode.LINE_TOO_LONG,
+                f"telnet subnegotiation too long (the limit is {limit} bytes); discarded",
+            )
+        case _:
+            assert_never(frame)
+    return [error, AskName()] if naming else [error]
