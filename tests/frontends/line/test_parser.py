@@ -1,5 +1,6 @@
 import pytest
 
+from asyncchat.client.completion import completions
 from asyncchat.core.commands import (
     Act,
     Help,
@@ -18,7 +19,13 @@ from asyncchat.core.commands import (
 )
 from asyncchat.core.events import AskName, Error, ErrorCode
 from asyncchat.frontends.line.framing import InvalidUtf8, Line, LineTooLong, SubnegotiationTooLong
-from asyncchat.frontends.line.parser import COMMAND_WORDS, interpret, parse_command
+from asyncchat.frontends.line.parser import (
+    COMMAND_WORDS,
+    COMMANDS,
+    help_lines,
+    interpret,
+    parse_command,
+)
 
 
 @pytest.mark.parametrize(
@@ -144,3 +151,14 @@ def test_the_first_lines_are_the_name() -> None:
     assert interpret(Line("   "), naming=True) is None
     assert interpret(Line("Bob: hi"), naming=True) == Register("Bob: hi")
     assert interpret(Line("Bob: hi"), naming=False) == Whisper("Bob", "hi")
+
+
+def test_the_command_table_is_the_one_source_of_parser_help_and_completion() -> None:
+    help_text = "\n".join(help_lines())
+    offered = set(completions("/", ()))
+    for spec in COMMANDS:
+        assert spec.synopsis in help_text
+        for word in (spec.word, *spec.aliases):
+            assert not isinstance(parse_command(f"/{word} x"), Unknown)
+            assert f"/{word}" in offered
+    assert set(COMMAND_WORDS) == {w for s in COMMANDS for w in (s.word, *s.aliases)}

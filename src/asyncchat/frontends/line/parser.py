@@ -8,6 +8,8 @@ a name with a control character must be refused, not silently cleaned.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import assert_never
 
 from asyncchat.core.commands import (
@@ -43,12 +45,6 @@ from asyncchat.frontends.line.framing import (
 _ADDRESSED = re.compile(r"([^\s:]+):(.*)", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
 _EMPTY_AFTER_CLEANING = "nothing left to send after removing control characters"
-_ALIASES = {"r": "reply", "names": "who", "users": "who"}
-COMMAND_WORDS = (
-    *("msg", "reply", "me", "all", "who", "join", "rooms", "nick", "ignore", "unignore"),
-    *("ping", "help", "quit"),
-    *_ALIASES,
-)
 
 
 def _text(text: str, usage: str) -> str | Malformed:
@@ -101,42 +97,107 @@ def _say(text: str) -> Command:
     return clean if isinstance(clean, Malformed) else Say(clean)
 
 
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One slash command of the line protocol: what /help shows, how it parses.
+
+    `parse` gets the rest of the line after the word, stripped. The table
+    below is the one place a command is defined: the parser, the /help
+    text and the client's Tab completion all read it.
+    """
+
+    word: str
+    synopsis: str
+    help: str
+    parse: Callable[[str], Command]
+    aliases: tuple[str, ...] = ()
+
+
+def _needs(usage: str, make: Callable[[str], Command]) -> Callable[[str], Command]:
+    return lambda rest: make(rest) if rest else Malformed(f"usage: {usage}")
+
+
+def _msg(rest: str) -> Command:
+    target, text = _split_word(rest)
+    if not target or not text:
+        return Malformed("usage: /msg NAME message")
+    return _whisper(target, text)
+
+
+def _reply(rest: str) -> Command:
+    clean = _text(rest, "usage: /reply message")
+    return clean if isinstance(clean, Malformed) else Reply(clean)
+
+
+def _act(rest: str) -> Command:
+    clean = _text(rest, "usage: /me does something")
+    return clean if isinstance(clean, Malformed) else Act(clean)
+
+
+COMMANDS: tuple[Spec, ...] = (
+    Spec("msg", "/msg NAME message", "private message to NAME", _msg),
+    Spec("reply", "/reply message", "answer the last private message", _reply, ("r",)),
+    Spec("me", "/me action", "say what you do: * You wave", _act),
+    Spec(
+        "all",
+        "/all message",
+        "say it publicly even if it starts with 'name:'",
+        _needs("/all message", _say),
+    ),
+    Spec("who", "/who", "who is in this room", lambda _: Who(), ("names", "users")),
+    Spec(
+        "join",
+        "/join ROOM",
+        "go to another room, creating it if needed",
+        _needs("/join ROOM", Join),
+    ),
+    Spec("rooms", "/rooms", "the rooms and how many are in each", lambda _: ListRooms()),
+    Spec("nick", "/nick NEWNAME", "change your name", _needs("/nick NEWNAME", Nick)),
+    Spec(
+        "ignore",
+        "/ignore [NAME]",
+        "hide NAME's lines and private messages; alone: who you ignore",
+        lambda rest: Ignore(rest or None),
+    ),
+    Spec("unignore", "/unignore NAME", "stop ignoring NAME", _needs("/unignore NAME", Unignore)),
+    Spec("ping", "/ping [token]", "check the server answers", lambda r: Ping(sanitize(r).strip())),
+    Spec("help", "/help", "this list", lambda _: Help()),
+    Spec("quit", "/quit [reason]", "leave", lambda r: Quit(sanitize(r).strip() or None)),
+)
+"""Every slash command, in the order /help lists them."""
+
+_BY_WORD = {word: spec for spec in COMMANDS for word in (spec.word, *spec.aliases)}
+COMMAND_WORDS = tuple(_BY_WORD)
+_FORMS = (
+    ("message", "say something to everyone in the room"),
+    ("NAME: message", "private message to NAME"),
+)
+_ESCAPED = ("//text", "say '/text' publicly")
+
+
+def _help_line(synopsis: str, text: str) -> str:
+    return f"  {synopsis:<19} {text}"
+
+
+def help_lines() -> tuple[str, ...]:
+    """The /help text: the plain forms, then every command from the table."""
+    lines = ["Commands:", *(_help_line(*form) for form in _FORMS)]
+    for spec in COMMANDS:
+        aliases = ", ".join("/" + alias for alias in spec.aliases)
+        lines.append(
+            _help_line(spec.synopsis, spec.help + (f" (also {aliases})" if aliases else ""))
+        )
+        if spec.word == "all":
+            lines.append(_help_line(*_ESCAPED))
+    return tuple(lines)
+
+
 def _slash_command(line: str) -> Command:
     word, rest = _split_word(line[1:])
-    name = word.lower()
-    name = _ALIASES.get(name, name)
-    if name == "msg":
-        target, text = _split_word(rest)
-        if not target or not text:
-            return Malformed("usage: /msg NAME message")
-        return _whisper(target, text)
-    if name == "reply":
-        clean = _text(rest, "usage: /reply message")
-        return clean if isinstance(clean, Malformed) else Reply(clean)
-    if name == "me":
-        clean = _text(rest, "usage: /me does something")
-        return clean if isinstance(clean, Malformed) else Act(clean)
-    if name == "all":
-        return _say(rest) if rest else Malformed("usage: /all message")
-    if name == "who":
-        return Who()
-    if name == "join":
-        return Join(rest) if rest else Malformed("usage: /join ROOM")
-    if name == "rooms":
-        return ListRooms()
-    if name == "nick":
-        return Nick(rest) if rest else Malformed("usage: /nick NEWNAME")
-    if name == "ignore":
-        return Ignore(rest or None)
-    if name == "unignore":
-        return Unignore(rest) if rest else Malformed("usage: /unignore NAME")
-    if name == "ping":
-        return Ping(sanitize(rest).strip())
-    if name == "help":
-        return Help()
-    if name == "quit":
-        return Quit(sanitize(rest).strip() or None)
-    return Unknown("/" + sanitize(word))
+    spec = _BY_WORD.get(word.lower())
+    if spec is None:
+        return Unknown("/" + sanitize(word))
+    return spec.parse(rest)
 
 
 def interpret(frame: Frame, naming: bool) -> Command | list[Event] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import assert_never
 
 from asyncchat.core.events import (
     Action,
@@ -40,6 +41,7 @@ from asyncchat.core.events import (
     ShuttingDown,
     Welcome,
 )
+from asyncchat.frontends.line.parser import help_lines
 
 NOTICE = "*** "
 ERROR = "*** error: "
@@ -48,25 +50,7 @@ WELCOME_TEXT = "Welcome to asyncchat! What is your name?"
 ASK_NAME_TEXT = "Please choose another name: type your name and press Enter."
 SHUTTING_DOWN_TEXT = "server is shutting down"
 
-HELP_LINES = (
-    "Commands:",
-    "  message             say something to everyone in the room",
-    "  NAME: message       private message to NAME",
-    "  /msg NAME message   private message to NAME",
-    "  /reply message      answer the last private message (also /r)",
-    "  /me action          say what you do: * You wave",
-    "  /all message        say it publicly even if it starts with 'name:'",
-    "  //text              say '/text' publicly",
-    "  /who                who is in this room (also /names, /users)",
-    "  /join ROOM          go to another room, creating it if needed",
-    "  /rooms              the rooms and how many are in each",
-    "  /nick NEWNAME       change your name",
-    "  /ignore [NAME]      hide NAME's lines and private messages; alone: who you ignore",
-    "  /unignore NAME      stop ignoring NAME",
-    "  /ping [token]       check the server answers",
-    "  /help               this list",
-    "  /quit [reason]      leave",
-)
+HELP_LINES = help_lines()
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -130,10 +114,8 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}pong {token}" if token else NOTICE + "pong"]
         case HelpText():
             return [NOTICE + line for line in HELP_LINES]
-        case Ignoring(name, True):
-            return [f"{NOTICE}ignoring {name}"]
-        case Ignoring(name, False):
-            return [f"{NOTICE}no longer ignoring {name}"]
+        case Ignoring(name, on):
+            return [f"{NOTICE}{'ignoring' if on else 'no longer ignoring'} {name}"]
         case IgnoreList(()):
             return [NOTICE + "you are not ignoring anyone"]
         case IgnoreList(names):
@@ -146,7 +128,8 @@ def render(event: Event) -> list[str]:
             return [NOTICE + text]
         case Error(_, text):
             return [ERROR + text]
-    raise TypeError(f"no rendering for {event!r}")
+        case _:
+            assert_never(event)
 
 
 def encode(event: Event) -> bytes:
