@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from asyncchat.config import ServerConfig
-from asyncchat.core.commands import Register, Who
+from asyncchat.core.commands import Quit, Register, Say, Who
+from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession
 from asyncchat.core.events import LeaveReason, Record
-from asyncchat.core.hub import Delivery, Hub
+from asyncchat.core.hub import Hub
 from asyncchat.core.registry import Session, State
 from asyncchat.frontends.line.framing import Line
 from asyncchat.frontends.line.parser import interpret
@@ -21,33 +22,43 @@ from asyncchat.frontends.line.wire import render
 Said = list[tuple[str, str]]
 
 
-def heard(deliveries: list[Delivery[str]]) -> Said:
-    """Who receives which line, in dispatch order."""
-    return [
-        (session.peer, line)
-        for d in deliveries
-        for session in d.targets
-        if session is not d.exclude
-        for line in render(d.event)
-    ]
-
-
 class Room:
     def __init__(self, **config: Any) -> None:
         self.hub: Hub[str] = Hub(replace(ServerConfig(), **config))
         self.sessions: dict[str, Session[str]] = {}
 
+    def heard(self, effects: list[Effect]) -> Said:
+        """Who receives which line, in dispatch order (addresses resolved as the edge does)."""
+        by_id = {session.id: session for session in self.sessions.values()}
+        said: Said = []
+        for effect in effects:
+            if isinstance(effect, Close):
+                continue
+            to = effect.to
+            if isinstance(to, ToRoom):
+                targets = [
+                    s
+                    for s in self.hub.members(to.room)
+                    if s.id != to.exclude and s.id not in to.skip
+                ]
+            elif isinstance(to, ToSession):
+                targets = [by_id[to.id]]
+            else:
+                targets = [by_id[id] for id in to.ids]
+            said += [(s.peer, line) for s in targets for line in render(effect.event)]
+        return said
+
     def connect(self, peer: str) -> Said:
         session, greeting = self.hub.connect(peer)
         self.sessions[peer] = session
-        return heard(greeting)
+        return self.heard(greeting)
 
     def say(self, peer: str, text: str) -> Said:
         """As if typed on the line protocol: its parser makes the command."""
         session = self.sessions[peer]
         asked = interpret(Line(text), session.state is State.NAMING)
         assert not isinstance(asked, list)
-        return [] if asked is None else heard(self.hub.handle(session, asked))
+        return [] if asked is None else self.heard(self.hub.handle(session, asked))
 
     def join(self, *peers: str) -> None:
         for peer in peers:
@@ -216,7 +227,10 @@ def test_quit_says_bye_then_tells_the_room(room: Room) -> None:
     ],
 )
 def test_every_way_of_leaving_is_told(room: Room, reason: LeaveReason, line: str) -> None:
-    assert heard(room.hub.leave(room.sessions["John"], reason)) == [("Alice", line), ("Bob", line)]
+    assert room.heard(room.hub.leave(room.sessions["John"], reason)) == [
+        ("Alice", line),
+        ("Bob", line),
+    ]
     assert room.hub.leave(room.sessions["John"], reason) == []
     assert room.hub.online == 2
 
@@ -224,7 +238,7 @@ def test_every_way_of_leaving_is_told(room: Room, reason: LeaveReason, line: str
 def test_commands_other_than_register_wait_for_a_name() -> None:
     chat = Room()
     chat.connect("x")
-    said = heard(chat.hub.handle(chat.sessions["x"], Who()))
+    said = chat.heard(chat.hub.handle(chat.sessions["x"], Who()))
     assert said == [
         ("x", "*** error: choose a name first"),
         ("x", "*** Please choose another name: type your name and press Enter."),
@@ -232,7 +246,7 @@ def test_commands_other_than_register_wait_for_a_name() -> None:
 
 
 def test_register_once_named_is_refused(room: Room) -> None:
-    said = heard(room.hub.handle(room.sessions["John"], Register("Johnny")))
+    said = room.heard(room.hub.handle(room.sessions["John"], Register("Johnny")))
     assert said == [("John", "*** error: you are John already (/nick NEWNAME changes it)")]
 
 
@@ -250,7 +264,7 @@ def test_a_full_server_refuses_and_counts_unnamed_connections() -> None:
 def test_registration_expiry_only_hits_the_unnamed(room: Room) -> None:
     assert room.hub.expire(room.sessions["John"]) == []
     room.connect("slow")
-    assert heard(room.hub.expire(room.sessions["slow"])) == [
+    assert room.heard(room.hub.expire(room.sessions["slow"])) == [
         ("slow", "*** error: no name given within 30 seconds; goodbye")
     ]
     assert room.sessions["slow"].state is State.GONE
@@ -259,7 +273,7 @@ def test_registration_expiry_only_hits_the_unnamed(room: Room) -> None:
 
 def test_shutdown_tells_every_connection_named_or_not(room: Room) -> None:
     room.connect("unnamed")
-    said = heard(room.hub.shutdown())
+    said = room.heard(room.hub.shutdown())
     assert sorted(said) == sorted(
         (p, "*** server is shutting down") for p in ("Alice", "Bob", "John", "unnamed")
     )
@@ -395,3 +409,25 @@ def test_history_zero_shows_nothing_but_still_keeps() -> None:
     chat.connect("Bob")
     assert len(chat.say("Bob", "Bob")) == 2
     assert len(kept) == 1
+
+
+def test_effects_address_by_key_and_say_when_to_close(room: Room) -> None:
+    john = room.sessions["John"]
+    effects = room.hub.handle(john, Quit("bye"))
+    assert effects[-1] == Close(john.id)
+    left = effects[1]
+    assert isinstance(left, Delivery)
+    assert left.to == ToRoom("lobby")
+    said = room.hub.handle(room.sessions["Alice"], Say("hi"))
+    assert [effect.to for effect in said if isinstance(effect, Delivery)] == [
+        ToRoom("lobby", exclude=room.sessions["Alice"].id)
+    ]
+
+
+def test_ignorers_are_skipped_by_id_in_a_room_delivery(room: Room) -> None:
+    room.say("Alice", "/ignore Bob")
+    (said,) = room.hub.handle(room.sessions["Bob"], Say("hi"))
+    assert isinstance(said, Delivery)
+    assert said.to == ToRoom(
+        "lobby", exclude=room.sessions["Bob"].id, skip=frozenset({room.sessions["Alice"].id})
+    )

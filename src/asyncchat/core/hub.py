@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from typing import Generic, assert_never
 
 import asyncchat.core.commands as cmd
 from asyncchat.config import MIB, ServerConfig
 from asyncchat.core.addresses import Admission
+from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession, ToSessions
 from asyncchat.core.events import (
     Action,
     AskName,
@@ -64,15 +64,6 @@ LOBBY = Name("lobby", "lobby")
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery(Generic[P]):
-    """Send `event` to every session in `targets` except `exclude`."""
-
-    event: Event
-    targets: Collection[Session[P]]
-    exclude: Session[P] | None = None
-
-
 def _shown(text: str, limit: int = 40) -> str:
     """A user's raw input, quotable in an error: control characters made visible."""
     visible = escape_forbidden(text)
@@ -116,11 +107,19 @@ class Hub(Generic[P]):
     def online(self) -> int:
         return len(self._registry)
 
+    def members(self, room: str) -> Collection[Session[P]]:
+        """The room's sessions now: for the edge to resolve a `ToRoom` at once."""
+        return self._registry.members(room)
+
+    def session(self, id: int) -> Session[P] | None:
+        """The session with this id while it is connected."""
+        return self._sessions.get(id)
+
     def find(self, name: str) -> Session[P] | None:
         """The session online under this name (compared without case), if any."""
         return self._registry.get(name_key(name))
 
-    def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Delivery[P]]]:
+    def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Effect]]:
         """A new connection from `host` (an IP address, or None if it has none);
         a full server or an address over its limits refuses it (the session is born GONE)."""
         self._last_id += 1
@@ -137,11 +136,11 @@ class Hub(Generic[P]):
         self._sessions[session.id] = session
         return session, [self._to(session, Welcome())]
 
-    def _refused(self, session: Session[P], error: Error) -> tuple[Session[P], list[Delivery[P]]]:
+    def _refused(self, session: Session[P], error: Error) -> tuple[Session[P], list[Effect]]:
         session.state = State.GONE
-        return session, [self._to(session, error)]
+        return session, [self._to(session, error), Close(session.id)]
 
-    def handle(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
+    def handle(self, session: Session[P], command: cmd.Command) -> list[Effect]:
         """Carry out one command; a front end parses its own syntax into these."""
         if session.state is State.GONE:
             return []
@@ -151,7 +150,7 @@ class Hub(Generic[P]):
             return self._refuse_name(session, "choose a name first")
         return self._execute(session, command)
 
-    def expire(self, session: Session[P]) -> list[Delivery[P]]:
+    def expire(self, session: Session[P]) -> list[Effect]:
         """Registration time ran out; a named session is not affected."""
         if session.state is not State.NAMING:
             return []
@@ -159,20 +158,21 @@ class Hub(Generic[P]):
         seconds = f"{self._config.register_timeout:g}"
         self.warnings.warn("expired", f"closed a connection that gave no name within {seconds} s")
         text = f"no name given within {seconds} seconds; goodbye"
-        return [self._to(session, Error(ErrorCode.REGISTER_TIMEOUT, text))]
+        return [self._to(session, Error(ErrorCode.REGISTER_TIMEOUT, text)), Close(session.id)]
 
     def leave(
         self, session: Session[P], reason: LeaveReason, message: str | None = None
-    ) -> list[Delivery[P]]:
+    ) -> list[Effect]:
         """The connection is gone (or going); tell the room."""
         was_named = session.state is State.CHATTING
+        room = session.room
         self._forget(session)
         if not was_named:
             return []
         log.info("%s left (%s)", session.name, reason.value)
-        return [Delivery(Left(session.name, reason, message), self._registry.members(session.room))]
+        return [Delivery(Left(session.name, reason, message), ToRoom(room))]
 
-    def shutdown(self) -> list[Delivery[P]]:
+    def shutdown(self) -> list[Effect]:
         """Tell every connection, named or not, and forget them all.
 
         No per-user `left` lines: everyone leaves at the same moment, and
@@ -182,7 +182,8 @@ class Hub(Generic[P]):
         log.info("shutting down: closing %d connections", len(everyone))
         for session in everyone:
             self._forget(session)
-        return [Delivery(ShuttingDown(), everyone)]
+        ids = tuple(session.id for session in everyone)
+        return [Delivery(ShuttingDown(), ToSessions(ids)), *(Close(id) for id in ids)]
 
     def _forget(self, session: Session[P]) -> None:
         named = session.state is State.CHATTING
@@ -195,10 +196,10 @@ class Hub(Generic[P]):
         session.state = State.GONE
 
     @staticmethod
-    def _to(session: Session[P], event: Event) -> Delivery[P]:
-        return Delivery(event, (session,))
+    def _to(session: Session[P], event: Event) -> Delivery:
+        return Delivery(event, ToSession(session.id))
 
-    def _register(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+    def _register(self, session: Session[P], wanted: str) -> list[Effect]:
         wanted = wanted.strip()
         if not wanted:
             return []
@@ -215,11 +216,11 @@ class Hub(Generic[P]):
         log.info("%s joined (%d online)", name.display, len(self._registry))
         return [
             self._to(session, Hello(name.display, self._registry.names(LOBBY.key))),
-            Delivery(Joined(name.display, len(members)), members, session),
+            Delivery(Joined(name.display, len(members)), ToRoom(LOBBY.key, session.id)),
             *self._history(session),
         ]
 
-    def _history(self, session: Session[P]) -> list[Delivery[P]]:
+    def _history(self, session: Session[P]) -> list[Effect]:
         records = self.history.recent(session.room)
         if records and self._ignores.names(session):
             records = tuple(
@@ -234,19 +235,17 @@ class Hub(Generic[P]):
             self._to(session, HistoryEnd(room)),
         ]
 
-    def _said(self, session: Session[P], text: str, action: bool) -> list[Delivery[P]]:
+    def _said(self, session: Session[P], text: str, action: bool) -> list[Effect]:
         record = Record(session.room, self._clock(), session.name, text, action)
         self.history.add(record)
         if self._keep is not None:
             self._keep(record)
         event = Action(session.name, text) if action else Public(session.name, text)
-        room = self._room(session)
         ignorers = self._ignores.ignorers(session.key)
-        if ignorers:
-            room = tuple(member for member in room if member not in ignorers)
-        return [Delivery(event, room, session)]
+        skip = frozenset(ignorer.id for ignorer in ignorers) if ignorers else frozenset[int]()
+        return [Delivery(event, ToRoom(session.room, session.id, skip))]
 
-    def _join(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+    def _join(self, session: Session[P], wanted: str) -> list[Effect]:
         try:
             room = parse_room(wanted)
         except InvalidName as problem:
@@ -267,22 +266,20 @@ class Hub(Generic[P]):
         self._registry.move(session, room)
         here = self._registry.members(room.key)
         return [
-            Delivery(Left(session.name, LeaveReason.MOVED), self._registry.members(old)),
+            Delivery(Left(session.name, LeaveReason.MOVED), ToRoom(old)),
             self._to(
                 session,
                 RoomEntered(self._registry.room_name(room.key), self._registry.names(room.key)),
             ),
-            Delivery(Joined(session.name, len(here), moved=True), here, session),
+            Delivery(Joined(session.name, len(here), moved=True), ToRoom(room.key, session.id)),
             *self._history(session),
         ]
 
-    def _refuse_name(
-        self, session: Session[P], text: str, *, taken: bool = False
-    ) -> list[Delivery[P]]:
+    def _refuse_name(self, session: Session[P], text: str, *, taken: bool = False) -> list[Effect]:
         code = ErrorCode.NAME_TAKEN if taken else ErrorCode.BAD_NAME
         return [self._to(session, Error(code, text)), self._to(session, AskName())]
 
-    def _execute(self, session: Session[P], command: cmd.Command) -> list[Delivery[P]]:
+    def _execute(self, session: Session[P], command: cmd.Command) -> list[Effect]:
         match command:
             case cmd.Say(text):
                 return self._said(session, text, action=False)
@@ -310,7 +307,7 @@ class Hub(Generic[P]):
                 return self._unignore(session, name)
             case cmd.Quit(reason):
                 bye = self._to(session, Bye(session.name))
-                return [bye, *self.leave(session, LeaveReason.QUIT, reason)]
+                return [bye, *self.leave(session, LeaveReason.QUIT, reason), Close(session.id)]
             case cmd.Unknown(word):
                 text = f"unknown command '{_shown(word)}' (try /help)"
                 return [self._error(session, ErrorCode.UNKNOWN_COMMAND, text)]
@@ -334,7 +331,7 @@ class Hub(Generic[P]):
         lobby_missing = not registry.has_room(LOBBY.key) or (frees and session.room == LOBBY.key)
         return after + lobby_missing > self._config.max_rooms
 
-    def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery[P]:
+    def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery:
         """The user online under `wanted`, or the error to send."""
         found = self._registry.get(name_key(wanted)) if looks_like_name(wanted) else None
         if found is None:
@@ -342,7 +339,7 @@ class Hub(Generic[P]):
             return self._error(session, ErrorCode.NO_SUCH_USER, text)
         return found
 
-    def _ignore(self, session: Session[P], wanted: str | None) -> list[Delivery[P]]:
+    def _ignore(self, session: Session[P], wanted: str | None) -> list[Effect]:
         if wanted is None:
             return [self._to(session, IgnoreList(self._ignores.names(session)))]
         target = self._online(session, wanted)
@@ -355,20 +352,17 @@ class Hub(Generic[P]):
             return [self._error(session, ErrorCode.TOO_MANY_IGNORED, text)]
         return [self._to(session, Ignoring(target.name, on=True))]
 
-    def _unignore(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+    def _unignore(self, session: Session[P], wanted: str) -> list[Effect]:
         name = self._ignores.unignore(session, name_key(wanted))
         if name is None:
             text = f"you are not ignoring '{_shown(wanted)}' (/ignore lists whom you ignore)"
             return [self._error(session, ErrorCode.NOT_IGNORING, text)]
         return [self._to(session, Ignoring(name, on=False))]
 
-    def _room(self, session: Session[P]) -> Collection[Session[P]]:
-        return self._registry.members(session.room)
-
-    def _error(self, session: Session[P], code: ErrorCode, text: str) -> Delivery[P]:
+    def _error(self, session: Session[P], code: ErrorCode, text: str) -> Delivery:
         return self._to(session, Error(code, text))
 
-    def _whisper(self, session: Session[P], target: str, text: str) -> list[Delivery[P]]:
+    def _whisper(self, session: Session[P], target: str, text: str) -> list[Effect]:
         if not looks_like_name(target):
             problem = f"'{_shown(target)}' is not a valid name; nothing was sent"
             return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
@@ -381,7 +375,7 @@ class Hub(Generic[P]):
             return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
         return self._deliver_private(session, recipient, text)
 
-    def _reply(self, session: Session[P], text: str) -> list[Delivery[P]]:
+    def _reply(self, session: Session[P], text: str) -> list[Effect]:
         if session.reply_to is None:
             problem = "no one has sent you a private message yet; nothing was sent"
             return [self._error(session, ErrorCode.NO_REPLY_TARGET, problem)]
@@ -395,7 +389,7 @@ class Hub(Generic[P]):
 
     def _deliver_private(
         self, session: Session[P], recipient: Session[P], text: str
-    ) -> list[Delivery[P]]:
+    ) -> list[Effect]:
         if recipient is session:
             problem = "you cannot send a private message to yourself"
             return [self._error(session, ErrorCode.SELF_MESSAGE, problem)]
@@ -405,7 +399,7 @@ class Hub(Generic[P]):
         recipient.reply_to = (session.id, session.name)
         return [self._to(recipient, Private(session.name, text)), sent]
 
-    def _rename(self, session: Session[P], wanted: str) -> list[Delivery[P]]:
+    def _rename(self, session: Session[P], wanted: str) -> list[Effect]:
         try:
             name = parse_name(wanted)
         except InvalidName as problem:
@@ -420,4 +414,4 @@ class Hub(Generic[P]):
         self._registry.rename(session, name)
         self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
-        return [Delivery(Renamed(old, name.display), self._room(session))]
+        return [Delivery(Renamed(old, name.display), ToRoom(session.room))]

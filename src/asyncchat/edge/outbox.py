@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
+from typing import assert_never
 
+from asyncchat.core.effects import Close, Delivery, Effect, Target, ToRoom, ToSession, ToSessions
 from asyncchat.core.events import Action, Event, LeaveReason, Public
-from asyncchat.core.hub import Delivery
-from asyncchat.core.registry import Session
+from asyncchat.core.hub import Hub
 
 MIN_CORK = 0.002
 MAX_CORK = 0.050
@@ -147,18 +148,54 @@ class Peer:
             self._finishing = None
 
 
-def _send_all(
-    data: bytes, targets: Collection[Session[Peer]], exclude: Session[Peer] | None
-) -> None:
-    for session in targets:
-        if session is not exclude:
-            session.peer.send(data)
+class Dispatcher:
+    """Carries the hub's effects out: each event is encoded once, and its address
+    (a session id, a room key) is resolved now, to the peers it names."""
 
+    __slots__ = ("_encode", "_hub", "peers")
 
-def dispatch(deliveries: Iterable[Delivery[Peer]], encode: Encode) -> None:
-    """Encode each event once and hand the same bytes to every target."""
-    for delivery in deliveries:
-        _send_all(encode(delivery.event), delivery.targets, delivery.exclude)
+    def __init__(self, hub: Hub[Peer], encode: Encode) -> None:
+        self._hub = hub
+        self._encode = encode
+        self.peers: dict[int, Peer] = {}
+        """Every open connection's output by session id (longer lived than the session)."""
+
+    def __call__(self, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Close):
+                peer = self.peers.get(effect.session)
+                if peer is not None:
+                    peer.finish()
+            else:
+                self.send(self._encode(effect.event), effect.to)
+
+    def encode(self, event: Event) -> bytes:
+        return self._encode(event)
+
+    def send(self, data: bytes, to: Target) -> None:
+        match to:
+            case ToRoom(room, exclude, skip):
+                excluded = self._hub.session(exclude) if exclude else None
+                members = self._hub.members(room)
+                if skip:
+                    for session in members:
+                        if session is not excluded and session.id not in skip:
+                            session.peer.send(data)
+                else:
+                    for session in members:
+                        if session is not excluded:
+                            session.peer.send(data)
+            case ToSession(id):
+                peer = self.peers.get(id)
+                if peer is not None:
+                    peer.send(data)
+            case ToSessions(ids):
+                for id in ids:
+                    peer = self.peers.get(id)
+                    if peer is not None:
+                        peer.send(data)
+            case _:
+                assert_never(to)
 
 
 class RoomBurst:
@@ -169,29 +206,27 @@ class RoomBurst:
     returns to the loop (when other clients could change the room).
     """
 
-    __slots__ = ("_data", "_encode", "_exclude", "_targets")
+    __slots__ = ("_data", "_dispatch", "_to")
 
-    def __init__(self, encode: Encode) -> None:
-        self._encode = encode
+    def __init__(self, dispatch: Dispatcher) -> None:
+        self._dispatch = dispatch
         self._data: list[bytes] = []
-        self._targets: Collection[Session[Peer]] = ()
-        self._exclude: Session[Peer] | None = None
+        self._to: Target | None = None
 
-    def dispatch(self, deliveries: list[Delivery[Peer]]) -> None:
-        if len(deliveries) == 1 and isinstance(deliveries[0].event, Public | Action):
-            delivery = deliveries[0]
-            if self._data and (
-                delivery.targets is not self._targets or delivery.exclude is not self._exclude
-            ):
-                self.flush()
-            self._targets, self._exclude = delivery.targets, delivery.exclude
-            self._data.append(self._encode(delivery.event))
-            return
+    def dispatch(self, effects: list[Effect]) -> None:
+        if len(effects) == 1:
+            effect = effects[0]
+            if isinstance(effect, Delivery) and isinstance(effect.event, Public | Action):
+                if self._data and effect.to != self._to:
+                    self.flush()
+                self._to = effect.to
+                self._data.append(self._dispatch.encode(effect.event))
+                return
         self.flush()
-        dispatch(deliveries, self._encode)
+        self._dispatch(effects)
 
     def flush(self) -> None:
-        if self._data:
+        if self._data and self._to is not None:
             data = self._data[0] if len(self._data) == 1 else b"".join(self._data)
             self._data = []
-            _send_all(data, self._targets, self._exclude)
+            self._dispatch.send(data, self._to)

@@ -18,7 +18,7 @@ from asyncchat.core.events import LeaveReason
 from asyncchat.core.history import RecentHistory
 from asyncchat.core.hub import Hub
 from asyncchat.core.logthrottle import WINDOW
-from asyncchat.edge.outbox import Outbox, Peer, dispatch
+from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.frontends.line.connection import LineConnection
 from asyncchat.frontends.line.wire import encode
 
@@ -44,6 +44,7 @@ class ChatServer:
         )
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
+        self.dispatch = Dispatcher(self.hub, encode)
         self.connections: set[LineConnection] = set()
         self._server: asyncio.Server | None = None
         self._outbox: Outbox | None = None
@@ -100,7 +101,7 @@ class ChatServer:
             self._server.close()
         if self._warnings is not None:
             self._warnings.cancel()
-        dispatch(self.hub.shutdown(), encode)
+        self.dispatch(self.hub.shutdown())
         for conn in list(self.connections):
             conn.finish()
         with contextlib.suppress(TimeoutError):

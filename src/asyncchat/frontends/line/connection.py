@@ -15,14 +15,13 @@ import asyncio
 import socket
 from typing import TYPE_CHECKING, Final, cast
 
+from asyncchat.core.effects import Delivery, ToSession
 from asyncchat.core.events import LeaveReason
-from asyncchat.core.hub import Delivery
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import Session, State
-from asyncchat.edge.outbox import Peer, RoomBurst, dispatch
+from asyncchat.edge.outbox import Peer, RoomBurst
 from asyncchat.frontends.line.framing import Frame, LineDecoder, Noise
 from asyncchat.frontends.line.parser import interpret
-from asyncchat.frontends.line.wire import encode
 
 if TYPE_CHECKING:
     from asyncchat.edge.server import ChatServer
@@ -82,6 +81,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def __init__(self, server: ChatServer) -> None:
         self._server = server
         self._hub = server.hub
+        self._dispatch = server.dispatch
         config = server.config
         self._loop = asyncio.get_running_loop()
         self._max_recvq = config.max_recvq
@@ -117,7 +117,8 @@ class LineConnection(asyncio.BufferedProtocol):
         config = self._server.config
         self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut)
         self.session, greeting = self._hub.connect(self.peer, host)
-        dispatch(greeting, encode)
+        self._dispatch.peers[self.session.id] = self.peer
+        self._dispatch(greeting)
         if self.session.state is State.GONE:
             self._gone = True
             transport.pause_reading()
@@ -143,6 +144,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.peer.stop_timer()
         self._leave(LeaveReason.RESET if exc is not None else LeaveReason.CLOSED)
+        self._dispatch.peers.pop(self.session.id, None)
         self._server.closed(self)
 
     def finish(self) -> None:
@@ -169,7 +171,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def _handle(self) -> None:
         session = self.session
         now = self._loop.time()
-        burst = RoomBurst(encode)
+        burst = RoomBurst(self._dispatch)
         try:
             while True:
                 frame = self._held
@@ -192,7 +194,8 @@ class LineConnection(asyncio.BufferedProtocol):
                     continue
                 asked = interpret(frame, session.state is State.NAMING)
                 if isinstance(asked, list):
-                    burst.dispatch([Delivery(event, (session,)) for event in asked])
+                    to = ToSession(session.id)
+                    burst.dispatch([Delivery(event, to) for event in asked])
                 elif asked is not None:
                     burst.dispatch(self._hub.handle(session, asked))
                 if session.state is not State.NAMING and self._name_timer is not None:
@@ -246,7 +249,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def _expire(self) -> None:
         self._name_timer = None
         session = self.session
-        dispatch(self._hub.expire(session), encode)
+        self._dispatch(self._hub.expire(session))
         if session.state is State.GONE:
             self._settle()
 
@@ -257,7 +260,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def _leave(self, reason: LeaveReason) -> None:
         self._gone = True
         self._stop_timers()
-        dispatch(self._hub.leave(self.session, reason), encode)
+        self._dispatch(self._hub.leave(self.session, reason))
 
     def _stop_timers(self) -> None:
         for timer in (self._wake, self._name_timer):

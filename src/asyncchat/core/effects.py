@@ -1,0 +1,54 @@
+"""What the hub asks of the edge: deliver an event, addressed by key, or close a session.
+
+Addresses are session ids and room keys, not objects or live views: the
+edge resolves them when it carries the effects out (right after the hub
+call that made them), and a later directory shared between processes can
+resolve them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asyncchat.core.events import Event
+
+NOBODY = 0
+"""Session ids start at 1: `exclude=NOBODY` leaves no one out."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToSession:
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToSessions:
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToRoom:
+    """Everyone in the room but `exclude` (the sender) and `skip` (who ignores them)."""
+
+    room: str
+    exclude: int = NOBODY
+    skip: frozenset[int] = frozenset()
+
+
+Target = ToSession | ToSessions | ToRoom
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    event: Event
+    to: Target
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the session's connection once what was delivered to it has been sent."""
+
+    session: int
+
+
+Effect = Delivery | Close
