@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import logging
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 from asyncchat import __version__
 from asyncchat.backends.store import StoreError, default_db_path
@@ -15,6 +18,12 @@ from asyncchat.config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerCon
 from asyncchat.edge import loop
 
 _CONVERT = {"int": int, "float": float, "str": str}
+_EXPECTED = {int: "an integer", float: "a number", str: "a string"}
+_SETTINGS = {
+    spelling: setting
+    for setting in dataclasses.fields(ServerConfig)
+    for spelling in (setting.name.replace("_", "-"), setting.name)
+}
 
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +32,12 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="run the chat daemon",
         description="Run the chat daemon. Users join with `asyncchat join NAME`, nc or telnet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="read settings from a TOML file; flags win over it",
     )
     for setting in dataclasses.fields(ServerConfig):
         options = dict(setting.metadata)
@@ -77,6 +92,92 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(commands)
     _join_parser(commands)
     return parser
+
+
+def _describe(value: object) -> str:
+    """The TOML type of a value, and the value when it is short, for an error message."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the float {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _checked(setting: dataclasses.Field[Any], key: str, value: object) -> object:
+    """A file value as the flag's own parsing would give it, so argparse need not check it."""
+    expected = _CONVERT[str(setting.type)]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise ValueError(f"{key!r} must be {_EXPECTED[expected]}, not {_describe(value)}")
+    converted = setting.metadata.get("type", expected)(value)
+    choices = setting.metadata.get("choices")
+    if choices is not None and converted not in choices:
+        raise ValueError(f"{key!r} must be one of {', '.join(choices)}, not {value!r}")
+    return converted
+
+
+def load_config_file(path: str) -> dict[str, object]:
+    """The settings in a TOML file, by field name; ValueError names what is wrong and where."""
+    try:
+        with open(path, "rb") as file:
+            table = tomllib.load(file)
+    except OSError as problem:
+        raise ValueError(f"cannot read --config {path}: {problem.strerror or problem}") from None
+    except UnicodeDecodeError as problem:
+        raise ValueError(f"--config {path} is not UTF-8 (byte {problem.start})") from None
+    except tomllib.TOMLDecodeError as problem:
+        raise ValueError(f"--config {path} is not valid TOML: {problem}") from None
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key == "config":
+            raise ValueError(f"--config {path}: 'config' cannot be set inside a config file")
+        setting = _SETTINGS.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(key, _SETTINGS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see asyncchat serve --help"
+            raise ValueError(f"--config {path}: unknown setting {key!r} ({hint})")
+        if setting.name in values:
+            flag = setting.name.replace("_", "-")
+            raise ValueError(
+                f"--config {path}: {flag!r} and {setting.name!r} are the same setting; keep one"
+            )
+        try:
+            values[setting.name] = _checked(setting, key, value)
+        except ValueError as problem:
+            raise ValueError(f"--config {path}: {problem}") from None
+    return values
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of one command, whose defaults a config file replaces."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    raise LookupError(name)
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse twice when `serve --config` is given: the file's values become the defaults,
+    so flags still win over the file and the file over the built-in defaults."""
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    serve = _subcommand(parser, "serve")
+    try:
+        serve.set_defaults(**load_config_file(args.config))
+    except ValueError as problem:
+        serve.error(str(problem))
+    return parser.parse_args(argv)
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
@@ -136,7 +237,7 @@ def _run_client(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if args.command == "serve":
         return _run_server(parser, args)
     if args.command == "join":
