@@ -99,6 +99,8 @@ def test_help_explains_each_flag_with_its_default(capsys: pytest.CaptureFixture[
         (["--rate", "-1"], "--rate must be 0 (off) or more"),
         (["--history", "-1"], "--history must be 0 (none) or more"),
         (["--history-keep", "0"], "--history-keep must be at least 1"),
+        (["--rate", "nan"], "--rate must be a finite number"),
+        (["--register-timeout", "inf"], "--register-timeout must be a finite number"),
         (["--max-recvq", "2561"], "--max-recvq must be at least --max-line + 514"),
         (["--exempt", "10.0.0.0/33"], "--exempt: '10.0.0.0/33' is not an address or CIDR"),
         (["--max-per-ip", "0"], "--max-per-ip must be at least 1"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,9 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        for flag, number in (("--rate", self.rate), ("--register-timeout", self.register_timeout)):
+            if not math.isfinite(number):
+                problems.append(f"{flag} must be a finite number")
         if not 0 <= self.port <= 65535:
             problems.append("--port must be between 0 and 65535")
         if self.max_line < 64:
