@@ -10,16 +10,24 @@ from typing import Any
 import pytest
 
 from asyncchat.config import ServerConfig
-from asyncchat.core.commands import Quit, Register, Say, Who
+from asyncchat.core.commands import Join, Quit, Register, Say, Whisper, Who
 from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession
-from asyncchat.core.events import LeaveReason, Record
+from asyncchat.core.events import (
+    Joined,
+    LeaveReason,
+    Left,
+    Private,
+    Record,
+    RoomEntered,
+    Said,
+)
 from asyncchat.core.hub import Hub
 from asyncchat.core.registry import Session, State
 from asyncchat.frontends.line.framing import Line
 from asyncchat.frontends.line.parser import interpret
 from asyncchat.frontends.line.wire import render
 
-Said = list[tuple[str, str]]
+Heard = list[tuple[str, str]]
 
 
 class Room:
@@ -27,10 +35,10 @@ class Room:
         self.hub: Hub[str] = Hub(replace(ServerConfig(), **config))
         self.sessions: dict[str, Session[str]] = {}
 
-    def heard(self, effects: list[Effect]) -> Said:
+    def heard(self, effects: list[Effect]) -> Heard:
         """Who receives which line, in dispatch order (addresses resolved as the edge does)."""
         by_id = {session.id: session for session in self.sessions.values()}
-        said: Said = []
+        said: Heard = []
         for effect in effects:
             if isinstance(effect, Close):
                 continue
@@ -48,12 +56,12 @@ class Room:
             said += [(s.peer, line) for s in targets for line in render(effect.event)]
         return said
 
-    def connect(self, peer: str) -> Said:
+    def connect(self, peer: str) -> Heard:
         session, greeting = self.hub.connect(peer)
         self.sessions[peer] = session
         return self.heard(greeting)
 
-    def say(self, peer: str, text: str) -> Said:
+    def say(self, peer: str, text: str) -> Heard:
         """As if typed on the line protocol: its parser makes the command."""
         session = self.sessions[peer]
         asked = interpret(Line(text), session.state is State.NAMING)
@@ -431,3 +439,25 @@ def test_ignorers_are_skipped_by_id_in_a_room_delivery(room: Room) -> None:
     assert said.to == ToRoom(
         "lobby", exclude=room.sessions["Bob"].id, skip=frozenset({room.sessions["Alice"].id})
     )
+
+
+def test_events_carry_their_room_time_and_id(room: Room) -> None:
+    alice = room.sessions["Alice"]
+    first, second = (room.hub.handle(alice, Say(text))[0] for text in ("one", "two"))
+    assert isinstance(first, Delivery)
+    assert isinstance(second, Delivery)
+    assert isinstance(first.event, Said)
+    assert isinstance(second.event, Said)
+    assert (first.event.record.room, first.event.record.text) == ("lobby", "one")
+    assert second.event.record.id == first.event.record.id + 1
+    assert first.event.record.time > 0
+    assert room.hub.history.recent("lobby")[-1] == second.event.record  # one record type
+    moved = room.hub.handle(alice, Join("#Games"))
+    events = [effect.event for effect in moved if isinstance(effect, Delivery)]
+    assert Left("Alice", LeaveReason.MOVED, room="lobby") in events
+    assert RoomEntered("Games", ("Alice",)) in events
+    assert Joined("Alice", 1, moved=True, room="Games") in events
+    private = room.hub.handle(room.sessions["Bob"], Whisper("Alice", "psst"))[0]
+    assert isinstance(private, Delivery)
+    assert isinstance(private.event, Private)
+    assert private.event.id > second.event.record.id

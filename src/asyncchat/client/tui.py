@@ -37,7 +37,6 @@ from asyncchat.client.roster import Roster
 from asyncchat.config import ClientConfig
 from asyncchat.core import commands
 from asyncchat.core.events import (
-    Action,
     Bye,
     Error,
     Event,
@@ -46,7 +45,8 @@ from asyncchat.core.events import (
     HistoryStart,
     Private,
     PrivateSent,
-    Public,
+    Record,
+    Said,
 )
 from asyncchat.frontends.line.parser import parse_command
 from asyncchat.frontends.line.wire import ERROR, parse, render
@@ -66,8 +66,6 @@ STYLE = Style.from_dict(
     }
 )
 _KINDS: dict[type, str] = {
-    Public: "public",
-    Action: "action",
     Private: "private-in",
     PrivateSent: "private-out",
     Error: "error",
@@ -81,6 +79,8 @@ def line_class(event: Event | None) -> str:
     """The style class of a server line: one colour per kind of line."""
     if event is None:
         return "public"
+    if isinstance(event, Said):
+        return "action" if event.record.action else "public"
     return _KINDS.get(type(event), "notice")
 
 
@@ -276,9 +276,9 @@ class InteractiveClient:
         """What others see of our public lines (the server does not echo them)."""
         match parse_command(text):
             case commands.Say(said):
-                return Public(self._roster.me, said)
+                return Said(Record("", time.time(), self._roster.me, said))
             case commands.Act(done):
-                return Action(self._roster.me, done)
+                return Said(Record("", time.time(), self._roster.me, done, action=True))
         return None
 
 

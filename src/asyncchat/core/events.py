@@ -61,6 +61,7 @@ class Joined:
     name: str
     count: int
     moved: bool = False
+    room: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +79,18 @@ class Rooms:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One public line or action as history keeps it; `time` is Unix time (UTC)."""
+    """One public line or action, live or from history: the one record type for both.
+
+    `room` is the room's key, `time` Unix time (UTC), `id` the hub's message
+    id (0 for a line read back from the file or by a client).
+    """
 
     room: str
     time: float
     sender: str
     text: str
     action: bool = False
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,24 +113,22 @@ class Left:
     name: str
     reason: LeaveReason
     message: str | None = None
+    room: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class Public:
-    sender: str
-    text: str
+class Said:
+    """A public line or an action (`record.action`), to everyone else in its room."""
 
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    sender: str
-    text: str
+    record: Record
 
 
 @dataclass(frozen=True, slots=True)
 class Private:
     sender: str
     text: str
+    time: float = 0.0
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +205,7 @@ Event = (
     | HistoryLine
     | HistoryEnd
     | Left
-    | Public
-    | Action
+    | Said
     | Private
     | PrivateSent
     | Online

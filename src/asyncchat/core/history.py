@@ -28,6 +28,7 @@ import struct
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import replace
 from sys import getsizeof
 
 from asyncchat.core.events import Record
@@ -144,7 +145,7 @@ class RecentHistory:
     def _append(self, room: _Room, record: Record) -> None:
         """Append and account; the hot path of every public line, so kept lean."""
         if record.room is not room.key:
-            record = Record(room.key, record.time, record.sender, record.text, record.action)
+            record = replace(record, room=room.key)
         records = room.records
         change = _RECORD + getsizeof(record.text) + getsizeof(record.sender)
         if len(records) == records.maxlen:

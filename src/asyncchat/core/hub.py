@@ -17,7 +17,6 @@ from asyncchat.config import MIB, ServerConfig
 from asyncchat.core.addresses import Admission
 from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession, ToSessions
 from asyncchat.core.events import (
-    Action,
     AskName,
     Bye,
     Error,
@@ -37,11 +36,11 @@ from asyncchat.core.events import (
     Pong,
     Private,
     PrivateSent,
-    Public,
     Record,
     Renamed,
     RoomEntered,
     Rooms,
+    Said,
     ShuttingDown,
     Welcome,
 )
@@ -92,6 +91,7 @@ class Hub(Generic[P]):
         self._registry: Registry[P] = Registry()
         self._sessions: dict[int, Session[P]] = {}
         self._last_id = 0
+        self._last_message = 0
         self._admission = Admission(config.address_limits, monotonic)
         self._ignores: IgnoreTable[P] = IgnoreTable()
         self._keep = keep
@@ -136,6 +136,10 @@ class Hub(Generic[P]):
         self._sessions[session.id] = session
         return session, [self._to(session, Welcome())]
 
+    def _message_id(self) -> int:
+        self._last_message += 1
+        return self._last_message
+
     def _refused(self, session: Session[P], error: Error) -> tuple[Session[P], list[Effect]]:
         session.state = State.GONE
         return session, [self._to(session, error), Close(session.id)]
@@ -164,13 +168,13 @@ class Hub(Generic[P]):
         self, session: Session[P], reason: LeaveReason, message: str | None = None
     ) -> list[Effect]:
         """The connection is gone (or going); tell the room."""
-        was_named = session.state is State.CHATTING
-        room = session.room
-        self._forget(session)
-        if not was_named:
+        if session.state is not State.CHATTING:
+            self._forget(session)
             return []
+        room, shown = session.room, self._registry.room_name(session.room)
+        self._forget(session)
         log.info("%s left (%s)", session.name, reason.value)
-        return [Delivery(Left(session.name, reason, message), ToRoom(room))]
+        return [Delivery(Left(session.name, reason, message, shown), ToRoom(room))]
 
     def shutdown(self) -> list[Effect]:
         """Tell every connection, named or not, and forget them all.
@@ -216,7 +220,10 @@ class Hub(Generic[P]):
         log.info("%s joined (%d online)", name.display, len(self._registry))
         return [
             self._to(session, Hello(name.display, self._registry.names(LOBBY.key))),
-            Delivery(Joined(name.display, len(members)), ToRoom(LOBBY.key, session.id)),
+            Delivery(
+                Joined(name.display, len(members), room=self._registry.room_name(LOBBY.key)),
+                ToRoom(LOBBY.key, session.id),
+            ),
             *self._history(session),
         ]
 
@@ -236,11 +243,11 @@ class Hub(Generic[P]):
         ]
 
     def _said(self, session: Session[P], text: str, action: bool) -> list[Effect]:
-        record = Record(session.room, self._clock(), session.name, text, action)
+        record = Record(session.room, self._clock(), session.name, text, action, self._message_id())
         self.history.add(record)
         if self._keep is not None:
             self._keep(record)
-        event = Action(session.name, text) if action else Public(session.name, text)
+        event = Said(record)
         ignorers = self._ignores.ignorers(session.key)
         skip = frozenset(ignorer.id for ignorer in ignorers) if ignorers else frozenset[int]()
         return [Delivery(event, ToRoom(session.room, session.id, skip))]
@@ -262,16 +269,17 @@ class Hub(Generic[P]):
             text = "too many rooms; join an existing one (/rooms)"
             self.warnings.warn("rooms", f"refused a new room: {self._config.max_rooms} exist")
             return [self._error(session, ErrorCode.TOO_MANY_ROOMS, text)]
-        old = session.room
+        old, old_name = session.room, self._registry.room_name(session.room)
         self._registry.move(session, room)
+        entered = self._registry.room_name(room.key)
         here = self._registry.members(room.key)
         return [
-            Delivery(Left(session.name, LeaveReason.MOVED), ToRoom(old)),
-            self._to(
-                session,
-                RoomEntered(self._registry.room_name(room.key), self._registry.names(room.key)),
+            Delivery(Left(session.name, LeaveReason.MOVED, room=old_name), ToRoom(old)),
+            self._to(session, RoomEntered(entered, self._registry.names(room.key))),
+            Delivery(
+                Joined(session.name, len(here), moved=True, room=entered),
+                ToRoom(room.key, session.id),
             ),
-            Delivery(Joined(session.name, len(here), moved=True), ToRoom(room.key, session.id)),
             *self._history(session),
         ]
 
@@ -397,7 +405,8 @@ class Hub(Generic[P]):
         if self._ignores.ignores(recipient, session.key):
             return [sent]
         recipient.reply_to = (session.id, session.name)
-        return [self._to(recipient, Private(session.name, text)), sent]
+        private = Private(session.name, text, self._clock(), self._message_id())
+        return [self._to(recipient, private), sent]
 
     def _rename(self, session: Session[P], wanted: str) -> list[Effect]:
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import assert_never
 
 from asyncchat.core.effects import Close, Delivery, Effect, Target, ToRoom, ToSession, ToSessions
-from asyncchat.core.events import Action, Event, LeaveReason, Public
+from asyncchat.core.events import Event, LeaveReason, Said
 from asyncchat.core.hub import Hub
 
 MIN_CORK = 0.002
@@ -216,7 +216,7 @@ class RoomBurst:
     def dispatch(self, effects: list[Effect]) -> None:
         if len(effects) == 1:
             effect = effects[0]
-            if isinstance(effect, Delivery) and isinstance(effect.event, Public | Action):
+            if isinstance(effect, Delivery) and isinstance(effect.event, Said):
                 if self._data and effect.to != self._to:
                     self.flush()
                 self._to = effect.to

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import assert_never
 
 from asyncchat.core.events import (
-    Action,
     AskName,
     Bye,
     Error,
@@ -33,11 +32,11 @@ from asyncchat.core.events import (
     Pong,
     Private,
     PrivateSent,
-    Public,
     Record,
     Renamed,
     RoomEntered,
     Rooms,
+    Said,
     ShuttingDown,
     Welcome,
 )
@@ -73,11 +72,9 @@ def _stamp(time: float) -> str:
 def render(event: Event) -> list[str]:
     """The protocol lines for one event, without line endings."""
     match event:
-        case Public(sender, text):
-            return [f"<{sender}> {text}"]
-        case Action(sender, text):
-            return [f"* {sender} {text}"]
-        case Private(sender, text):
+        case Said(record):
+            return [_said(record)]
+        case Private(sender, text, _, _):
             return [f"*{sender}* {text}"]
         case PrivateSent(recipient, text):
             return [f"-> *{recipient}* {text}"]
@@ -87,7 +84,7 @@ def render(event: Event) -> list[str]:
             return [NOTICE + ASK_NAME_TEXT]
         case Hello(name, online):
             return [f"{NOTICE}Hello {name}! {_online(online)}. Type /help for commands."]
-        case Joined(name, count, moved):
+        case Joined(name, count, moved, _):
             return [f"{NOTICE}{name} joined ({count} {'here' if moved else 'online'})"]
         case RoomEntered(room, names):
             return [f"{NOTICE}Now in #{room} ({len(names)} here): {', '.join(names)}"]
@@ -100,11 +97,11 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
         case HistoryEnd(room):
             return [f"{NOTICE}End of recent messages in #{room}"]
-        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED, None):
+        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED, None, _):
             return [f"{NOTICE}{name} left"]
-        case Left(name, LeaveReason.QUIT, message):
+        case Left(name, LeaveReason.QUIT, message, _):
             return [f"{NOTICE}{name} left (quit: {message})"]
-        case Left(name, reason, _):
+        case Left(name, reason, _, _):
             return [f"{NOTICE}{name} left ({reason.value})"]
         case Online(names):
             return [NOTICE + _online(names)]
@@ -219,11 +216,11 @@ def parse(line: str) -> Event | None:
     if line.startswith(NOTICE):
         return _parse_notice(line[len(NOTICE) :])
     if m := _PUBLIC.fullmatch(line):
-        return Public(m[1], m[2])
+        return Said(Record("", 0.0, m[1], m[2]))
     if m := _PRIVATE_SENT.fullmatch(line):
         return PrivateSent(m[1], m[2])
     if m := _PRIVATE.fullmatch(line):
         return Private(m[1], m[2])
     if m := _ACTION.fullmatch(line):
-        return Action(m[1], m[2])
+        return Said(Record("", 0.0, m[1], m[2], action=True))
     return None
