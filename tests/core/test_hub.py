@@ -11,7 +11,7 @@ import pytest
 
 from asyncchat.config import ServerConfig
 from asyncchat.core.commands import Join, Quit, Register, Say, Whisper, Who
-from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession
+from asyncchat.core.effects import ClaimName, Close, Delivery, Effect, ToRoom, ToSession
 from asyncchat.core.events import (
     Joined,
     LeaveReason,
@@ -41,6 +41,12 @@ class Room:
         said: Heard = []
         for effect in effects:
             if isinstance(effect, Close):
+                continue
+            if isinstance(effect, ClaimName):
+                free = self.hub.directory.claim(effect.key)
+                said += self.heard(
+                    self.hub.claimed(effect.session, effect.display, effect.key, free)
+                )
                 continue
             to = effect.to
             if isinstance(to, ToRoom):
@@ -355,11 +361,24 @@ class Clock:
         return self.now
 
 
+class ListStore:
+    """A HistoryStore in a list: what the SQLite one does, without the file."""
+
+    def __init__(self) -> None:
+        self.kept: list[Record] = []
+
+    def put(self, record: Record) -> None:
+        self.kept.append(record)
+
+    def recent(self, room: str, limit: int) -> list[Record]:
+        return [record for record in self.kept if record.room == room][-limit:]
+
+
 def history_room(**config: Any) -> tuple[Room, list[Record]]:
-    kept: list[Record] = []
+    store = ListStore()
     chat = Room(**config)
-    chat.hub = Hub(replace(ServerConfig(), **config), keep=kept.append, clock=Clock())
-    return chat, kept
+    chat.hub = Hub(replace(ServerConfig(), **config), store=store, clock=Clock())
+    return chat, store.kept
 
 
 def test_entering_a_room_shows_its_recent_lines_oldest_first() -> None:
@@ -461,3 +480,19 @@ def test_events_carry_their_room_time_and_id(room: Room) -> None:
     assert isinstance(private, Delivery)
     assert isinstance(private.event, Private)
     assert private.event.id > second.event.record.id
+
+
+def test_a_name_is_claimed_through_the_directory_and_its_answer_fed_back() -> None:
+    chat = Room()
+    chat.connect("x")
+    session = chat.sessions["x"]
+    (claim,) = chat.hub.handle(session, Register("Zoë"))
+    assert claim == ClaimName(session.id, "Zoë", "zoë")
+    assert chat.heard(chat.hub.claimed(session.id, "Zoë", "zoë", free=False)) == [
+        ("x", "*** error: the name 'Zoë' is taken"),
+        ("x", "*** Please choose another name: type your name and press Enter."),
+    ]
+    assert session.state is State.NAMING
+    answer = chat.heard(chat.hub.claimed(session.id, "Zoë", "zoë", free=True))
+    assert answer[0] == ("x", "*** Hello Zoë! Online (1): Zoë. Type /help for commands.")
+    assert chat.hub.claimed(session.id, "Zoë", "zoë", free=True) == []  # already named

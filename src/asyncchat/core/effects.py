@@ -51,4 +51,14 @@ class Close:
     session: int
 
 
-Effect = Delivery | Close
+@dataclass(frozen=True, slots=True)
+class ClaimName:
+    """A request: is this name free? The edge asks the directory and answers
+    with `Hub.claimed(session, display, key, free)`."""
+
+    session: int
+    display: str
+    key: str
+
+
+Effect = Delivery | Close | ClaimName

@@ -15,7 +15,16 @@ from typing import Generic, assert_never
 import asyncchat.core.commands as cmd
 from asyncchat.config import MIB, ServerConfig
 from asyncchat.core.addresses import Admission
-from asyncchat.core.effects import Close, Delivery, Effect, ToRoom, ToSession, ToSessions
+from asyncchat.core.directory import Directory, HistoryStore
+from asyncchat.core.effects import (
+    ClaimName,
+    Close,
+    Delivery,
+    Effect,
+    ToRoom,
+    ToSession,
+    ToSessions,
+)
 from asyncchat.core.events import (
     AskName,
     Bye,
@@ -80,23 +89,27 @@ class Hub(Generic[P]):
         self,
         config: ServerConfig,
         *,
-        history: RecentHistory | None = None,
-        keep: Callable[[Record], None] | None = None,
+        directory: Directory[P] | None = None,
+        store: HistoryStore | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`history` answers joins (default: in memory only); `keep` is handed every
-        public line and action to store (it must not block)."""
+        """`directory` knows names and rooms (default: in this process); `store`
+        keeps public lines (default: none, history lives in memory only)."""
         self._config = config
-        self._registry: Registry[P] = Registry()
+        self.directory: Directory[P] = directory if directory is not None else Registry()
         self._sessions: dict[int, Session[P]] = {}
         self._last_id = 0
         self._last_message = 0
         self._admission = Admission(config.address_limits, monotonic)
         self._ignores: IgnoreTable[P] = IgnoreTable()
-        self._keep = keep
+        self._keep = store.put if store is not None else None
         self._clock = clock
-        self.history = history or RecentHistory(config.history, config.history_memory * MIB)
+        self.history = RecentHistory(
+            config.history,
+            config.history_memory * MIB,
+            store.recent if store is not None else None,
+        )
         self.warnings = WarningThrottle(log, monotonic)
 
     @property
@@ -105,11 +118,11 @@ class Hub(Generic[P]):
 
     @property
     def online(self) -> int:
-        return len(self._registry)
+        return len(self.directory)
 
     def members(self, room: str) -> Collection[Session[P]]:
         """The room's sessions now: for the edge to resolve a `ToRoom` at once."""
-        return self._registry.members(room)
+        return self.directory.members(room)
 
     def session(self, id: int) -> Session[P] | None:
         """The session with this id while it is connected."""
@@ -117,7 +130,7 @@ class Hub(Generic[P]):
 
     def find(self, name: str) -> Session[P] | None:
         """The session online under this name (compared without case), if any."""
-        return self._registry.get(name_key(name))
+        return self.directory.get(name_key(name))
 
     def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Effect]]:
         """A new connection from `host` (an IP address, or None if it has none);
@@ -171,7 +184,7 @@ class Hub(Generic[P]):
         if session.state is not State.CHATTING:
             self._forget(session)
             return []
-        room, shown = session.room, self._registry.room_name(session.room)
+        room, shown = session.room, self.directory.room_name(session.room)
         self._forget(session)
         log.info("%s left (%s)", session.name, reason.value)
         return [Delivery(Left(session.name, reason, message, shown), ToRoom(room))]
@@ -192,7 +205,7 @@ class Hub(Generic[P]):
     def _forget(self, session: Session[P]) -> None:
         named = session.state is State.CHATTING
         if named:
-            self._registry.remove(session)
+            self.directory.remove(session)
             self._ignores.forget(session)
         if session.state is not State.GONE:
             del self._sessions[session.id]
@@ -211,17 +224,25 @@ class Hub(Generic[P]):
             name = parse_name(wanted)
         except InvalidName as problem:
             return self._refuse_name(session, _not_valid(wanted, problem))
-        if self._registry.get(name.key) is not None:
-            return self._refuse_name(session, f"the name '{name.display}' is taken", taken=True)
-        self._registry.add(session, name, LOBBY)
+        return [ClaimName(session.id, name.display, name.key)]
+
+    def claimed(self, session_id: int, display: str, key: str, free: bool) -> list[Effect]:
+        """The directory's answer to a `ClaimName`: the session is named, or asked again."""
+        session = self._sessions.get(session_id)
+        if session is None or session.state is not State.NAMING:
+            return []
+        if not free or self.directory.get(key) is not None:
+            return self._refuse_name(session, f"the name '{display}' is taken", taken=True)
+        name = Name(display, key)
+        self.directory.add(session, name, LOBBY)
         session.state = State.CHATTING
         self._admission.named(session.address)
-        members = self._registry.members(LOBBY.key)
-        log.info("%s joined (%d online)", name.display, len(self._registry))
+        members = self.directory.members(LOBBY.key)
+        log.info("%s joined (%d online)", name.display, len(self.directory))
         return [
-            self._to(session, Hello(name.display, self._registry.names(LOBBY.key))),
+            self._to(session, Hello(name.display, self.directory.names(LOBBY.key))),
             Delivery(
-                Joined(name.display, len(members), room=self._registry.room_name(LOBBY.key)),
+                Joined(name.display, len(members), room=self.directory.room_name(LOBBY.key)),
                 ToRoom(LOBBY.key, session.id),
             ),
             *self._history(session),
@@ -235,7 +256,7 @@ class Hub(Generic[P]):
             )
         if not records:
             return []
-        room = self._registry.room_name(session.room)
+        room = self.directory.room_name(session.room)
         return [
             self._to(session, HistoryStart(room)),
             *(self._to(session, HistoryLine(record)) for record in records),
@@ -259,23 +280,23 @@ class Hub(Generic[P]):
             text = _not_valid(wanted, problem, "room name")
             return [self._error(session, ErrorCode.BAD_NAME, text)]
         if room.key == session.room:
-            text = f"you are already in #{self._registry.room_name(room.key)}"
+            text = f"you are already in #{self.directory.room_name(room.key)}"
             return [self._error(session, ErrorCode.BAD_COMMAND, text)]
         if (
             room.key != LOBBY.key
-            and not self._registry.has_room(room.key)
+            and not self.directory.has_room(room.key)
             and self._rooms_full(session)
         ):
             text = "too many rooms; join an existing one (/rooms)"
             self.warnings.warn("rooms", f"refused a new room: {self._config.max_rooms} exist")
             return [self._error(session, ErrorCode.TOO_MANY_ROOMS, text)]
-        old, old_name = session.room, self._registry.room_name(session.room)
-        self._registry.move(session, room)
-        entered = self._registry.room_name(room.key)
-        here = self._registry.members(room.key)
+        old, old_name = session.room, self.directory.room_name(session.room)
+        self.directory.move(session, room)
+        entered = self.directory.room_name(room.key)
+        here = self.directory.members(room.key)
         return [
             Delivery(Left(session.name, LeaveReason.MOVED, room=old_name), ToRoom(old)),
-            self._to(session, RoomEntered(entered, self._registry.names(room.key))),
+            self._to(session, RoomEntered(entered, self.directory.names(room.key))),
             Delivery(
                 Joined(session.name, len(here), moved=True, room=entered),
                 ToRoom(room.key, session.id),
@@ -298,11 +319,11 @@ class Hub(Generic[P]):
             case cmd.Reply(text):
                 return self._reply(session, text)
             case cmd.Who():
-                return [self._to(session, Online(self._registry.names(session.room)))]
+                return [self._to(session, Online(self.directory.names(session.room)))]
             case cmd.Join(room):
                 return self._join(session, room)
             case cmd.ListRooms():
-                return [self._to(session, Rooms(self._registry.rooms()))]
+                return [self._to(session, Rooms(self.directory.rooms()))]
             case cmd.Nick(wanted):
                 return self._rename(session, wanted)
             case cmd.Ping(token):
@@ -333,7 +354,7 @@ class Hub(Generic[P]):
         The room it leaves is counted as gone if it would be empty, and one
         slot is always kept for the lobby, so registering never fails for it.
         """
-        registry = self._registry
+        registry = self.directory
         frees = len(registry.members(session.room)) == 1
         after = registry.room_count() + 1 - frees
         lobby_missing = not registry.has_room(LOBBY.key) or (frees and session.room == LOBBY.key)
@@ -341,7 +362,7 @@ class Hub(Generic[P]):
 
     def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery:
         """The user online under `wanted`, or the error to send."""
-        found = self._registry.get(name_key(wanted)) if looks_like_name(wanted) else None
+        found = self.directory.get(name_key(wanted)) if looks_like_name(wanted) else None
         if found is None:
             text = f"no one called '{_shown(wanted)}' is online"
             return self._error(session, ErrorCode.NO_SUCH_USER, text)
@@ -375,7 +396,7 @@ class Hub(Generic[P]):
             problem = f"'{_shown(target)}' is not a valid name; nothing was sent"
             return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
         key = name_key(target)
-        recipient = self._registry.get(key)
+        recipient = self.directory.get(key)
         if recipient is None:
             problem = f"no one called '{_shown(target)}' is online; nothing was sent"
             if key in RESERVED:
@@ -415,12 +436,12 @@ class Hub(Generic[P]):
             return [self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem))]
         if name.display == session.name:
             return [self._error(session, ErrorCode.BAD_NAME, f"you are already {name.display}")]
-        holder = self._registry.get(name.key)
+        holder = self.directory.get(name.key)
         if holder is not None and holder is not session:
             text = f"the name '{name.display}' is taken"
             return [self._error(session, ErrorCode.NAME_TAKEN, text)]
         old, old_key = session.name, session.key
-        self._registry.rename(session, name)
+        self.directory.rename(session, name)
         self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
         return [Delivery(Renamed(old, name.display), ToRoom(session.room))]

@@ -103,6 +103,9 @@ class Registry(Generic[P]):
     def get(self, key: str) -> Session[P] | None:
         return self._by_key.get(key)
 
+    def claim(self, key: str) -> bool:
+        return key not in self._by_key
+
     def add(self, session: Session[P], name: Name, room: Name) -> None:
         if name.key in self._by_key:
             raise KeyError(f"{name.display} is taken")

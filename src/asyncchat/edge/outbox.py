@@ -13,7 +13,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import assert_never
 
-from asyncchat.core.effects import Close, Delivery, Effect, Target, ToRoom, ToSession, ToSessions
+from asyncchat.core.directory import Directory
+from asyncchat.core.effects import (
+    ClaimName,
+    Close,
+    Delivery,
+    Effect,
+    Target,
+    ToRoom,
+    ToSession,
+    ToSessions,
+)
 from asyncchat.core.events import Event, LeaveReason, Said
 from asyncchat.core.hub import Hub
 
@@ -152,10 +162,11 @@ class Dispatcher:
     """Carries the hub's effects out: each event is encoded once, and its address
     (a session id, a room key) is resolved now, to the peers it names."""
 
-    __slots__ = ("_encode", "_hub", "peers")
+    __slots__ = ("_directory", "_encode", "_hub", "peers")
 
-    def __init__(self, hub: Hub[Peer], encode: Encode) -> None:
+    def __init__(self, hub: Hub[Peer], directory: Directory[Peer], encode: Encode) -> None:
         self._hub = hub
+        self._directory = directory
         self._encode = encode
         self.peers: dict[int, Peer] = {}
         """Every open connection's output by session id (longer lived than the session)."""
@@ -166,6 +177,9 @@ class Dispatcher:
                 peer = self.peers.get(effect.session)
                 if peer is not None:
                     peer.finish()
+            elif isinstance(effect, ClaimName):
+                free = self._directory.claim(effect.key)
+                self(self._hub.claimed(effect.session, effect.display, effect.key, free))
             else:
                 self.send(self._encode(effect.event), effect.to)
 

@@ -13,11 +13,11 @@ import logging
 import signal
 
 from asyncchat.backends.store import MessageStore
-from asyncchat.config import MIB, ServerConfig
+from asyncchat.config import ServerConfig
 from asyncchat.core.events import LeaveReason
-from asyncchat.core.history import RecentHistory
 from asyncchat.core.hub import Hub
 from asyncchat.core.logthrottle import WINDOW
+from asyncchat.core.registry import Registry
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.frontends.line.connection import LineConnection
 from asyncchat.frontends.line.wire import encode
@@ -34,17 +34,11 @@ class ChatServer:
         self.store: MessageStore | None = None
         if config.db != ":memory:":
             self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
-        history = RecentHistory(
-            config.history,
-            config.history_memory * MIB,
-            self.store.recent if self.store is not None else None,
-        )
-        self.hub: Hub[Peer] = Hub(
-            config, history=history, keep=self.store.put if self.store is not None else None
-        )
+        directory: Registry[Peer] = Registry()
+        self.hub: Hub[Peer] = Hub(config, directory=directory, store=self.store)
+        self.dispatch = Dispatcher(self.hub, directory, encode)
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
-        self.dispatch = Dispatcher(self.hub, encode)
         self.connections: set[LineConnection] = set()
         self._server: asyncio.Server | None = None
         self._outbox: Outbox | None = None
