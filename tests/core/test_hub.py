@@ -10,14 +10,28 @@ from typing import Any
 import pytest
 
 from asyncchat.config import ServerConfig
-from asyncchat.core.commands import Join, Quit, Register, Say, Whisper, Who
-from asyncchat.core.effects import ClaimName, Close, Delivery, Effect, ToRoom, ToSession
+from asyncchat.core.commands import Join, Nick, Part, Quit, Register, Say, Whisper, Who
+from asyncchat.core.effects import (
+    ClaimName,
+    Close,
+    Delivery,
+    Effect,
+    ToRoom,
+    ToRooms,
+    ToSession,
+    ToSessions,
+)
 from asyncchat.core.events import (
+    Error,
+    ErrorCode,
+    Event,
     Joined,
     LeaveReason,
     Left,
+    Online,
     Private,
     Record,
+    Renamed,
     RoomEntered,
     Said,
 )
@@ -57,6 +71,9 @@ class Room:
                 ]
             elif isinstance(to, ToSession):
                 targets = [by_id[to.id]]
+            elif isinstance(to, ToRooms):
+                once = {s.id: s for room in to.rooms for s in self.hub.members(room)}
+                targets = list(once.values())
             else:
                 targets = [by_id[id] for id in to.ids]
             said += [(s.peer, line) for s in targets for line in render(effect.event)]
@@ -496,3 +513,67 @@ def test_a_name_is_claimed_through_the_directory_and_its_answer_fed_back() -> No
     answer = chat.heard(chat.hub.claimed(session.id, "Zoë", "zoë", free=True))
     assert answer[0] == ("x", "*** Hello Zoë! Online (1): Zoë. Type /help for commands.")
     assert chat.hub.claimed(session.id, "Zoë", "zoë", free=True) == []  # already named
+
+
+def events_to(room: Room, peer: str, effects: list[Effect]) -> list[Event]:
+    """The events one session receives from these effects (resolved as the edge does)."""
+    target = room.sessions[peer]
+    got: list[Event] = []
+    for effect in effects:
+        if not isinstance(effect, Delivery):
+            continue
+        to = effect.to
+        match to:
+            case ToRoom(key, exclude, skip):
+                hit = key in target.rooms and target.id != exclude and target.id not in skip
+            case ToRooms(keys):
+                hit = any(key in target.rooms for key in keys)
+            case ToSession(id):
+                hit = id == target.id
+            case ToSessions(ids):
+                hit = target.id in ids
+        if hit:
+            got.append(effect.event)
+    return got
+
+
+def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
+    """What an IRC front end will ask for; the line protocol keeps one room."""
+    alice, bob = room.sessions["Alice"], room.sessions["Bob"]
+    room.hub.handle(alice, Join("dev", keep_others=True))
+    room.hub.handle(bob, Join("dev", keep_others=True))
+    assert list(alice.rooms) == ["lobby", "dev"]
+    assert alice.room == "dev"
+
+    said = room.hub.handle(alice, Say("to the lobby", room="#lobby"))
+    (event,) = events_to(room, "John", said)
+    assert isinstance(event, Said)
+    assert (event.record.room, event.record.text) == ("lobby", "to the lobby")
+    said = room.hub.handle(alice, Say("to dev"))
+    assert events_to(room, "John", said) == []
+    assert len(events_to(room, "Bob", said)) == 1
+
+    renamed = room.hub.handle(alice, Nick("Alicia"))
+    assert events_to(room, "Bob", renamed) == [Renamed("Alice", "Alicia")]  # once, not twice
+    assert events_to(room, "John", renamed) == [Renamed("Alice", "Alicia")]
+
+    parted = room.hub.handle(alice, Part("dev", "bye dev"))
+    assert events_to(room, "Bob", parted) == [Left("Alicia", LeaveReason.PARTED, "bye dev", "dev")]
+    assert events_to(room, "John", parted) == []
+    assert list(alice.rooms) == ["lobby"]
+    assert alice.room == "lobby"
+
+    not_in = room.hub.handle(alice, Say("hi", room="dev"))
+    assert events_to(room, "Alice", not_in) == [Error(ErrorCode.BAD_COMMAND, "you are not in #dev")]
+    gone = room.hub.leave(bob, LeaveReason.CLOSED)
+    assert events_to(room, "John", gone) == [Left("Bob", LeaveReason.CLOSED, room="lobby")]
+    assert room.hub.directory.room_count() == 1  # dev went with its last member
+
+
+def test_who_names_a_room_one_is_in(room: Room) -> None:
+    alice = room.sessions["Alice"]
+    room.hub.handle(alice, Join("dev", keep_others=True))
+    assert events_to(room, "Alice", room.hub.handle(alice, Who("lobby"))) == [
+        Online(("Alice", "Bob", "John"))
+    ]
+    assert events_to(room, "Alice", room.hub.handle(alice, Who())) == [Online(("Alice",))]

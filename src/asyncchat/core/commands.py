@@ -14,12 +14,16 @@ class Register:
 
 @dataclass(frozen=True, slots=True)
 class Say:
+    """A public line to `room` (a key or name; None: the current room)."""
+
     text: str
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Act:
     text: str
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +39,22 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    pass
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Join:
+    """Enter a room. The line protocol moves (`keep_others` False: the rooms it
+    was in are left); an IRC client keeps its other rooms."""
+
     room: str
+    keep_others: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    room: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,7 @@ Command = (
     | Reply
     | Who
     | Join
+    | Part
     | ListRooms
     | Nick
     | Ping

@@ -35,7 +35,14 @@ class ToRoom:
     skip: frozenset[int] = frozenset()
 
 
-Target = ToSession | ToSessions | ToRoom
+@dataclass(frozen=True, slots=True)
+class ToRooms:
+    """Everyone in any of these rooms, once each (a rename told to all of a user's rooms)."""
+
+    rooms: tuple[str, ...]
+
+
+Target = ToSession | ToSessions | ToRoom | ToRooms
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from enum import Enum
 class LeaveReason(Enum):
     QUIT = "quit"
     MOVED = "moved to another room"
+    PARTED = "parted"
     CLOSED = "connection closed"
     RESET = "connection reset"
     TOO_SLOW = "too slow"

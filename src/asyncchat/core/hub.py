@@ -22,6 +22,7 @@ from asyncchat.core.effects import (
     Delivery,
     Effect,
     ToRoom,
+    ToRooms,
     ToSession,
     ToSessions,
 )
@@ -180,14 +181,17 @@ class Hub(Generic[P]):
     def leave(
         self, session: Session[P], reason: LeaveReason, message: str | None = None
     ) -> list[Effect]:
-        """The connection is gone (or going); tell the room."""
+        """The connection is gone (or going); tell its rooms."""
         if session.state is not State.CHATTING:
             self._forget(session)
             return []
-        room, shown = session.room, self.directory.room_name(session.room)
+        rooms = [(room, self.directory.room_name(room)) for room in session.rooms]
         self._forget(session)
         log.info("%s left (%s)", session.name, reason.value)
-        return [Delivery(Left(session.name, reason, message, shown), ToRoom(room))]
+        return [
+            Delivery(Left(session.name, reason, message, shown), ToRoom(room))
+            for room, shown in rooms
+        ]
 
     def shutdown(self) -> list[Effect]:
         """Tell every connection, named or not, and forget them all.
@@ -245,64 +249,97 @@ class Hub(Generic[P]):
                 Joined(name.display, len(members), room=self.directory.room_name(LOBBY.key)),
                 ToRoom(LOBBY.key, session.id),
             ),
-            *self._history(session),
+            *self._history(session, LOBBY.key),
         ]
 
-    def _history(self, session: Session[P]) -> list[Effect]:
-        records = self.history.recent(session.room)
+    def _history(self, session: Session[P], room: str) -> list[Effect]:
+        records = self.history.recent(room)
         if records and self._ignores.names(session):
             records = tuple(
                 r for r in records if not self._ignores.ignores(session, name_key(r.sender))
             )
         if not records:
             return []
-        room = self.directory.room_name(session.room)
+        shown = self.directory.room_name(room)
         return [
-            self._to(session, HistoryStart(room)),
+            self._to(session, HistoryStart(shown)),
             *(self._to(session, HistoryLine(record)) for record in records),
-            self._to(session, HistoryEnd(room)),
+            self._to(session, HistoryEnd(shown)),
         ]
 
-    def _said(self, session: Session[P], text: str, action: bool) -> list[Effect]:
-        record = Record(session.room, self._clock(), session.name, text, action, self._message_id())
+    def _room_of(self, session: Session[P], wanted: str | None) -> str | Delivery:
+        """The key of a room the session is in: `wanted`, or its current room."""
+        if wanted is None:
+            if session.room:
+                return session.room
+            return self._error(session, ErrorCode.BAD_COMMAND, "you are in no room; /join one")
+        try:
+            key = parse_room(wanted).key
+        except InvalidName as problem:
+            return self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem, "room"))
+        if key not in session.rooms:
+            text = f"you are not in #{_shown(wanted.removeprefix('#'))}"
+            return self._error(session, ErrorCode.BAD_COMMAND, text)
+        return key
+
+    def _said(
+        self, session: Session[P], text: str, action: bool, wanted: str | None
+    ) -> list[Effect]:
+        room = self._room_of(session, wanted)
+        if isinstance(room, Delivery):
+            return [room]
+        record = Record(room, self._clock(), session.name, text, action, self._message_id())
         self.history.add(record)
         if self._keep is not None:
             self._keep(record)
-        event = Said(record)
         ignorers = self._ignores.ignorers(session.key)
         skip = frozenset(ignorer.id for ignorer in ignorers) if ignorers else frozenset[int]()
-        return [Delivery(event, ToRoom(session.room, session.id, skip))]
+        return [Delivery(Said(record), ToRoom(room, session.id, skip))]
 
-    def _join(self, session: Session[P], wanted: str) -> list[Effect]:
+    def _join(self, session: Session[P], wanted: str, keep_others: bool) -> list[Effect]:
         try:
             room = parse_room(wanted)
         except InvalidName as problem:
             text = _not_valid(wanted, problem, "room name")
             return [self._error(session, ErrorCode.BAD_NAME, text)]
-        if room.key == session.room:
+        if room.key in session.rooms and (keep_others or room.key == session.room):
             text = f"you are already in #{self.directory.room_name(room.key)}"
             return [self._error(session, ErrorCode.BAD_COMMAND, text)]
+        leaving = [] if keep_others else [key for key in session.rooms if key != room.key]
         if (
             room.key != LOBBY.key
             and not self.directory.has_room(room.key)
-            and self._rooms_full(session)
+            and self._rooms_full(session, leaving)
         ):
             text = "too many rooms; join an existing one (/rooms)"
             self.warnings.warn("rooms", f"refused a new room: {self._config.max_rooms} exist")
             return [self._error(session, ErrorCode.TOO_MANY_ROOMS, text)]
-        old, old_name = session.room, self.directory.room_name(session.room)
-        self.directory.move(session, room)
+        effects: list[Effect] = []
+        for key in leaving:
+            shown = self.directory.room_name(key)
+            self.directory.leave(session, key)
+            effects.append(Delivery(Left(session.name, LeaveReason.MOVED, room=shown), ToRoom(key)))
+        self.directory.enter(session, room)
         entered = self.directory.room_name(room.key)
         here = self.directory.members(room.key)
         return [
-            Delivery(Left(session.name, LeaveReason.MOVED, room=old_name), ToRoom(old)),
+            *effects,
             self._to(session, RoomEntered(entered, self.directory.names(room.key))),
             Delivery(
                 Joined(session.name, len(here), moved=True, room=entered),
                 ToRoom(room.key, session.id),
             ),
-            *self._history(session),
+            *self._history(session, room.key),
         ]
+
+    def _part(self, session: Session[P], wanted: str, reason: str | None) -> list[Effect]:
+        room = self._room_of(session, wanted)
+        if isinstance(room, Delivery):
+            return [room]
+        shown = self.directory.room_name(room)
+        self.directory.leave(session, room)
+        left = Left(session.name, LeaveReason.PARTED, reason, shown)
+        return [self._to(session, left), Delivery(left, ToRoom(room))]
 
     def _refuse_name(self, session: Session[P], text: str, *, taken: bool = False) -> list[Effect]:
         code = ErrorCode.NAME_TAKEN if taken else ErrorCode.BAD_NAME
@@ -310,18 +347,23 @@ class Hub(Generic[P]):
 
     def _execute(self, session: Session[P], command: cmd.Command) -> list[Effect]:
         match command:
-            case cmd.Say(text):
-                return self._said(session, text, action=False)
-            case cmd.Act(text):
-                return self._said(session, text, action=True)
+            case cmd.Say(text, room):
+                return self._said(session, text, False, room)
+            case cmd.Act(text, room):
+                return self._said(session, text, True, room)
             case cmd.Whisper(target, text):
                 return self._whisper(session, target, text)
             case cmd.Reply(text):
                 return self._reply(session, text)
-            case cmd.Who():
-                return [self._to(session, Online(self.directory.names(session.room)))]
-            case cmd.Join(room):
-                return self._join(session, room)
+            case cmd.Who(wanted):
+                here = self._room_of(session, wanted)
+                if isinstance(here, Delivery):
+                    return [here]
+                return [self._to(session, Online(self.directory.names(here)))]
+            case cmd.Join(room, keep_others):
+                return self._join(session, room, keep_others)
+            case cmd.Part(room, reason):
+                return self._part(session, room, reason)
             case cmd.ListRooms():
                 return [self._to(session, Rooms(self.directory.rooms()))]
             case cmd.Nick(wanted):
@@ -348,16 +390,16 @@ class Hub(Generic[P]):
             case _:
                 assert_never(command)
 
-    def _rooms_full(self, session: Session[P]) -> bool:
-        """Moving `session` to a new room would pass --max-rooms.
+    def _rooms_full(self, session: Session[P], leaving: list[str]) -> bool:
+        """A new room for `session` would pass --max-rooms.
 
-        The room it leaves is counted as gone if it would be empty, and one
+        The rooms it leaves count as gone if they would be empty, and one
         slot is always kept for the lobby, so registering never fails for it.
         """
-        registry = self.directory
-        frees = len(registry.members(session.room)) == 1
-        after = registry.room_count() + 1 - frees
-        lobby_missing = not registry.has_room(LOBBY.key) or (frees and session.room == LOBBY.key)
+        directory = self.directory
+        freed = [room for room in leaving if len(directory.members(room)) == 1]
+        after = directory.room_count() + 1 - len(freed)
+        lobby_missing = not directory.has_room(LOBBY.key) or LOBBY.key in freed
         return after + lobby_missing > self._config.max_rooms
 
     def _online(self, session: Session[P], wanted: str) -> Session[P] | Delivery:
@@ -444,4 +486,4 @@ class Hub(Generic[P]):
         self.directory.rename(session, name)
         self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
-        return [Delivery(Renamed(old, name.display), ToRoom(session.room))]
+        return [Delivery(Renamed(old, name.display), ToRooms(tuple(session.rooms)))]

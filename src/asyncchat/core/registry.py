@@ -25,11 +25,25 @@ class State(Enum):
 class Session(Generic[P]):
     """One connection as the hub sees it; `peer` is the edge's handle for sending.
 
+    `rooms` are the keys of every room the session is in, in the order it
+    entered them (IRC users are in several); `room` is the current one, the
+    last entered that it is still in (the line protocol's only room).
     `reply_to` holds the id and name of whoever last wrote to us privately,
     not their session, so a departed user is never kept alive by it.
     """
 
-    __slots__ = ("__weakref__", "address", "id", "key", "name", "peer", "reply_to", "room", "state")
+    __slots__ = (
+        "__weakref__",
+        "address",
+        "id",
+        "key",
+        "name",
+        "peer",
+        "reply_to",
+        "room",
+        "rooms",
+        "state",
+    )
 
     def __init__(self, peer: P, id: int = 0, address: str | None = None) -> None:
         self.peer = peer
@@ -39,6 +53,7 @@ class Session(Generic[P]):
         self.name = ""
         self.key = ""
         self.room = ""
+        self.rooms: dict[str, None] = {}
         self.reply_to: tuple[int, str] | None = None
 
     def __repr__(self) -> str:
@@ -111,27 +126,32 @@ class Registry(Generic[P]):
             raise KeyError(f"{name.display} is taken")
         session.name, session.key = name.display, name.key
         self._by_key[name.key] = session
-        self._enter(session, room)
+        self.enter(session, room)
 
     def remove(self, session: Session[P]) -> None:
+        """Forget the name and leave every room."""
         del self._by_key[session.key]
-        self._leave(session)
+        for room in list(session.rooms):
+            self.leave(session, room)
 
-    def move(self, session: Session[P], room: Name) -> None:
-        self._leave(session)
-        self._enter(session, room)
-
-    def _enter(self, session: Session[P], room: Name) -> None:
+    def enter(self, session: Session[P], room: Name) -> None:
+        """Enter a room (creating it); it becomes the session's current room."""
         if room.key not in self._rooms:
             self._rooms[room.key] = Room(room.display)
-        self._rooms[room.key].add(session)
+        if room.key not in session.rooms:
+            self._rooms[room.key].add(session)
+            session.rooms[room.key] = None
         session.room = room.key
 
-    def _leave(self, session: Session[P]) -> None:
-        room = self._rooms[session.room]
-        room.remove(session)
-        if not room.members:
-            del self._rooms[session.room]
+    def leave(self, session: Session[P], room: str) -> None:
+        """Leave one room; the current room becomes the last one entered that is left."""
+        found = self._rooms[room]
+        found.remove(session)
+        if not found.members:
+            del self._rooms[room]
+        del session.rooms[room]
+        if session.room == room:
+            session.room = next(reversed(session.rooms), "")
 
     def rename(self, session: Session[P], name: Name) -> None:
         holder = self._by_key.get(name.key)
@@ -139,12 +159,12 @@ class Registry(Generic[P]):
             raise KeyError(f"{name.display} is taken")
         del self._by_key[session.key]
         self._by_key[name.key] = session
-        self._rooms[session.room].rename(session.name, name.display)
+        for room in session.rooms:
+            self._rooms[room].rename(session.name, name.display)
         session.name, session.key = name.display, name.key
 
     def members(self, room: str) -> Collection[Session[P]]:
-        """A live view, the same object for as long as the room exists, so the
-        edge can tell two deliveries to one room apart from deliveries to two."""
+        """The room's sessions, in the order they entered (a live view: resolve at once)."""
         found = self._rooms.get(room)
         return found.view if found is not None else ()
 

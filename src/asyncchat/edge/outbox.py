@@ -21,6 +21,7 @@ from asyncchat.core.effects import (
     Effect,
     Target,
     ToRoom,
+    ToRooms,
     ToSession,
     ToSessions,
 )
@@ -203,6 +204,13 @@ class Dispatcher:
                 peer = self.peers.get(id)
                 if peer is not None:
                     peer.send(data)
+            case ToRooms(rooms):
+                seen: set[int] = set()
+                for room in rooms:
+                    for session in self._hub.members(room):
+                        if session.id not in seen:
+                            seen.add(session.id)
+                            session.peer.send(data)
             case ToSessions(ids):
                 for id in ids:
                     peer = self.peers.get(id)

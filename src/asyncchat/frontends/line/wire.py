@@ -97,10 +97,12 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
         case HistoryEnd(room):
             return [f"{NOTICE}End of recent messages in #{room}"]
-        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED, None, _):
+        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED | LeaveReason.PARTED, None, _):
             return [f"{NOTICE}{name} left"]
-        case Left(name, LeaveReason.QUIT, message, _):
-            return [f"{NOTICE}{name} left (quit: {message})"]
+        case Left(name, LeaveReason.QUIT | LeaveReason.PARTED as why, message, _):
+            return [
+                f"{NOTICE}{name} left ({'quit' if why is LeaveReason.QUIT else 'part'}: {message})"
+            ]
         case Left(name, reason, _, _):
             return [f"{NOTICE}{name} left ({reason.value})"]
         case Online(names):
