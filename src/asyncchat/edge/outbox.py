@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import assert_never
 
 from asyncchat.core.directory import Directory
@@ -93,6 +94,7 @@ class Peer:
         "_outbox",
         "_pending",
         "closing",
+        "codec",
         "cut_reason",
         "transport",
     )
@@ -103,8 +105,11 @@ class Peer:
         max_sendq: int,
         outbox: Outbox,
         on_cut: Callable[[LeaveReason], None],
+        codec: Encode,
     ) -> None:
+        """`codec` turns events into this peer's wire format (one per front end)."""
         self.transport = transport
+        self.codec = codec
         self._max_sendq = max_sendq
         self._outbox = outbox
         self._on_cut = on_cut
@@ -160,34 +165,55 @@ class Peer:
 
 
 class Dispatcher:
-    """Carries the hub's effects out: each event is encoded once, and its address
-    (a session id, a room key) is resolved now, to the peers it names."""
+    """Carries the hub's effects out: each event is encoded once per wire format in
+    use, and its address (a session id, a room key) is resolved now, to the peers
+    it names. With one front end in use (the common case) every delivery is one
+    encode and a plain loop over its recipients."""
 
-    __slots__ = ("_directory", "_encode", "_hub", "peers")
+    __slots__ = ("_codecs", "_directory", "_hub", "_peers")
 
-    def __init__(self, hub: Hub[Peer], directory: Directory[Peer], encode: Encode) -> None:
+    def __init__(self, hub: Hub[Peer], directory: Directory[Peer]) -> None:
         self._hub = hub
         self._directory = directory
-        self._encode = encode
-        self.peers: dict[int, Peer] = {}
-        """Every open connection's output by session id (longer lived than the session)."""
+        # Every open connection's output by session id (it outlives the session).
+        self._peers: dict[int, Peer] = {}
+        self._codecs: Counter[Encode] = Counter()
+
+    def add(self, session: int, peer: Peer) -> None:
+        self._peers[session] = peer
+        self._codecs[peer.codec] += 1
+
+    def remove(self, session: int) -> None:
+        peer = self._peers.pop(session, None)
+        if peer is not None:
+            self._codecs[peer.codec] -= 1
+            if not self._codecs[peer.codec]:
+                del self._codecs[peer.codec]
 
     def __call__(self, effects: Iterable[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Close):
-                peer = self.peers.get(effect.session)
+                peer = self._peers.get(effect.session)
                 if peer is not None:
                     peer.finish()
             elif isinstance(effect, ClaimName):
                 free = self._directory.claim(effect.key)
                 self(self._hub.claimed(effect.session, effect.display, effect.key, free))
             else:
-                self.send(self._encode(effect.event), effect.to)
+                self.deliver((effect.event,), effect.to)
 
-    def encode(self, event: Event) -> bytes:
-        return self._encode(event)
+    def deliver(self, events: Sequence[Event], to: Target) -> None:
+        """Encode `events` once per wire format in use and send them to `to`."""
+        if len(self._codecs) == 1:
+            (codec,) = self._codecs
+            self._send(_encoded(codec, events), to)
+            return
+        encoded = {codec: _encoded(codec, events) for codec in self._codecs}
+        for peer in self._targets(to):
+            peer.send(encoded[peer.codec])
 
-    def send(self, data: bytes, to: Target) -> None:
+    def _send(self, data: bytes, to: Target) -> None:
+        """The hot path: one wire format, the same bytes for everyone."""
         match to:
             case ToRoom(room, exclude, skip):
                 excluded = self._hub.session(exclude) if exclude else None
@@ -200,24 +226,38 @@ class Dispatcher:
                     for session in members:
                         if session is not excluded:
                             session.peer.send(data)
-            case ToSession(id):
-                peer = self.peers.get(id)
-                if peer is not None:
+            case _:
+                for peer in self._targets(to):
                     peer.send(data)
+
+    def _targets(self, to: Target) -> Iterator[Peer]:
+        match to:
+            case ToRoom(room, exclude, skip):
+                for session in self._hub.members(room):
+                    if session.id != exclude and session.id not in skip:
+                        yield session.peer
             case ToRooms(rooms):
                 seen: set[int] = set()
                 for room in rooms:
                     for session in self._hub.members(room):
                         if session.id not in seen:
                             seen.add(session.id)
-                            session.peer.send(data)
+                            yield session.peer
+            case ToSession(id):
+                peer = self._peers.get(id)
+                if peer is not None:
+                    yield peer
             case ToSessions(ids):
                 for id in ids:
-                    peer = self.peers.get(id)
+                    peer = self._peers.get(id)
                     if peer is not None:
-                        peer.send(data)
+                        yield peer
             case _:
                 assert_never(to)
+
+
+def _encoded(codec: Encode, events: Sequence[Event]) -> bytes:
+    return codec(events[0]) if len(events) == 1 else b"".join(codec(e) for e in events)
 
 
 class RoomBurst:
@@ -228,27 +268,26 @@ class RoomBurst:
     returns to the loop (when other clients could change the room).
     """
 
-    __slots__ = ("_data", "_dispatch", "_to")
+    __slots__ = ("_dispatch", "_events", "_to")
 
     def __init__(self, dispatch: Dispatcher) -> None:
         self._dispatch = dispatch
-        self._data: list[bytes] = []
+        self._events: list[Event] = []
         self._to: Target | None = None
 
     def dispatch(self, effects: list[Effect]) -> None:
         if len(effects) == 1:
             effect = effects[0]
             if isinstance(effect, Delivery) and isinstance(effect.event, Said):
-                if self._data and effect.to != self._to:
+                if self._events and effect.to != self._to:
                     self.flush()
                 self._to = effect.to
-                self._data.append(self._dispatch.encode(effect.event))
+                self._events.append(effect.event)
                 return
         self.flush()
         self._dispatch(effects)
 
     def flush(self) -> None:
-        if self._data and self._to is not None:
-            data = self._data[0] if len(self._data) == 1 else b"".join(self._data)
-            self._data = []
-            self._dispatch.send(data, self._to)
+        if self._events and self._to is not None:
+            events, self._events = self._events, []
+            self._dispatch.deliver(events, self._to)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from asyncchat.backends.store import MessageStore
 from asyncchat.config import ServerConfig
@@ -20,11 +23,21 @@ from asyncchat.core.logthrottle import WINDOW
 from asyncchat.core.registry import Registry
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.frontends.line.connection import LineConnection
-from asyncchat.frontends.line.wire import encode
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One listening socket and the front end whose protocol serves it
+    (today the line protocol; TLS, IRC and the web are more of these)."""
+
+    front_end: str
+    host: str
+    port: int
+    protocol: Callable[[ChatServer], asyncio.BaseProtocol]
 
 
 class ChatServer:
@@ -36,11 +49,11 @@ class ChatServer:
             self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
         directory: Registry[Peer] = Registry()
         self.hub: Hub[Peer] = Hub(config, directory=directory, store=self.store)
-        self.dispatch = Dispatcher(self.hub, directory, encode)
+        self.dispatch = Dispatcher(self.hub, directory)
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._outbox: Outbox | None = None
         self._warnings: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -50,19 +63,29 @@ class ChatServer:
         assert self._outbox is not None, "the server has not started"
         return self._outbox
 
+    def listeners(self) -> list[Listener]:
+        """Every listening socket this configuration asks for, with its front end."""
+        return [Listener("line", self.config.host, self.config.port, LineConnection)]
+
     async def start(self) -> None:
-        """Listen; an OSError here (like a StoreError from the constructor) means
-        the server cannot run, and the history file is closed again."""
+        """Listen on every listener; an OSError here (like a StoreError from the
+        constructor) means the server cannot run: what was opened is closed again."""
         loop = asyncio.get_running_loop()
         self._outbox = Outbox(loop)
         try:
-            self._server = await loop.create_server(
-                lambda: LineConnection(self),
-                self.config.host,
-                self.config.port,
-                backlog=min(self.config.max_clients, 4096),
-            )
+            for listener in self.listeners():
+                self._servers.append(
+                    await loop.create_server(
+                        functools.partial(listener.protocol, self),
+                        listener.host,
+                        listener.port,
+                        backlog=min(self.config.max_clients, 4096),
+                    )
+                )
         except OSError:
+            for server in self._servers:
+                server.close()
+            self._servers.clear()
             if self.store is not None:
                 self.store.close()
             raise
@@ -81,9 +104,7 @@ class ChatServer:
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        if self._server is None:
-            return []
-        return [sock.getsockname()[:2] for sock in self._server.sockets]
+        return [sock.getsockname()[:2] for server in self._servers for sock in server.sockets]
 
     @property
     def port(self) -> int:
@@ -91,8 +112,8 @@ class ChatServer:
 
     async def shutdown(self) -> None:
         """Stop accepting, tell everyone, flush, close; abort what will not flush."""
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         if self._warnings is not None:
             self._warnings.cancel()
         self.dispatch(self.hub.shutdown())
@@ -106,9 +127,9 @@ class ChatServer:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(0.5):
                 await self._until_closed()
-        if self._server is not None:
+        for server in self._servers:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 0.5)
+                await asyncio.wait_for(server.wait_closed(), 0.5)
         self.hub.warnings.flush(everything=True)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)

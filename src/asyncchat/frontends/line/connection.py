@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
 from asyncchat.core.effects import Delivery, ToSession
-from asyncchat.core.events import LeaveReason
+from asyncchat.core.events import Event, LeaveReason
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import Session, State
 from asyncchat.edge.outbox import Peer, RoomBurst
 from asyncchat.frontends.line.framing import Frame, LineDecoder, Noise
 from asyncchat.frontends.line.parser import interpret
+from asyncchat.frontends.line.wire import encode
 
 if TYPE_CHECKING:
     from asyncchat.edge.server import ChatServer
@@ -77,6 +79,8 @@ class LineConnection(asyncio.BufferedProtocol):
     peer: Peer
     session: Session[Peer]
     _transport: asyncio.Transport
+    codec: Callable[[Event], bytes] = staticmethod(encode)
+    """How events are written on this connection's wire."""
 
     def __init__(self, server: ChatServer) -> None:
         self._server = server
@@ -115,9 +119,9 @@ class LineConnection(asyncio.BufferedProtocol):
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         config = self._server.config
-        self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut)
+        self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut, self.codec)
         self.session, greeting = self._hub.connect(self.peer, host)
-        self._dispatch.peers[self.session.id] = self.peer
+        self._dispatch.add(self.session.id, self.peer)
         self._dispatch(greeting)
         if self.session.state is State.GONE:
             self._gone = True
@@ -144,7 +148,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.peer.stop_timer()
         self._leave(LeaveReason.RESET if exc is not None else LeaveReason.CLOSED)
-        self._dispatch.peers.pop(self.session.id, None)
+        self._dispatch.remove(self.session.id)
         self._server.closed(self)
 
     def finish(self) -> None:
