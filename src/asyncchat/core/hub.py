@@ -285,16 +285,19 @@ class Hub(Generic[P]):
     def _said(
         self, session: Session[P], text: str, action: bool, wanted: str | None
     ) -> list[Effect]:
-        room = self._room_of(session, wanted)
+        room = session.room if wanted is None and session.room else self._room_of(session, wanted)
         if isinstance(room, Delivery):
             return [room]
-        record = Record(room, self._clock(), session.name, text, action, self._message_id())
+        self._last_message += 1
+        record = Record(room, self._clock(), session.name, text, action, self._last_message)
         self.history.add(record)
         if self._keep is not None:
             self._keep(record)
         ignorers = self._ignores.ignorers(session.key)
-        skip = frozenset(ignorer.id for ignorer in ignorers) if ignorers else frozenset[int]()
-        return [Delivery(Said(record), ToRoom(room, session.id, skip))]
+        if ignorers:
+            skip = frozenset(ignorer.id for ignorer in ignorers)
+            return [Delivery(Said(record), ToRoom(room, session.id, skip))]
+        return [Delivery(Said(record), ToRoom(room, session.id))]
 
     def _join(self, session: Session[P], wanted: str, keep_others: bool) -> list[Effect]:
         try:

@@ -214,21 +214,21 @@ class Dispatcher:
 
     def _send(self, data: bytes, to: Target) -> None:
         """The hot path: one wire format, the same bytes for everyone."""
-        match to:
-            case ToRoom(room, exclude, skip):
-                excluded = self._hub.session(exclude) if exclude else None
-                members = self._hub.members(room)
-                if skip:
-                    for session in members:
-                        if session is not excluded and session.id not in skip:
-                            session.peer.send(data)
-                else:
-                    for session in members:
-                        if session is not excluded:
-                            session.peer.send(data)
-            case _:
-                for peer in self._targets(to):
-                    peer.send(data)
+        if type(to) is not ToRoom:
+            for peer in self._targets(to):
+                peer.send(data)
+            return
+        hub = self._hub
+        excluded = hub.session(to.exclude) if to.exclude else None
+        skip = to.skip
+        if skip:
+            for session in hub.members(to.room):
+                if session is not excluded and session.id not in skip:
+                    session.peer.send(data)
+        else:
+            for session in hub.members(to.room):
+                if session is not excluded:
+                    session.peer.send(data)
 
     def _targets(self, to: Target) -> Iterator[Peer]:
         match to:
@@ -257,7 +257,7 @@ class Dispatcher:
 
 
 def _encoded(codec: Encode, events: Sequence[Event]) -> bytes:
-    return codec(events[0]) if len(events) == 1 else b"".join(codec(e) for e in events)
+    return codec(events[0]) if len(events) == 1 else b"".join([codec(e) for e in events])
 
 
 class RoomBurst:
@@ -279,7 +279,7 @@ class RoomBurst:
         if len(effects) == 1:
             effect = effects[0]
             if isinstance(effect, Delivery) and isinstance(effect.event, Said):
-                if self._events and effect.to != self._to:
+                if self._events and effect.to is not self._to and effect.to != self._to:
                     self.flush()
                 self._to = effect.to
                 self._events.append(effect.event)
