@@ -41,15 +41,16 @@ class Listener:
 
 
 class ChatServer:
+    """The daemon. Constructing it touches nothing; `start` opens the history
+    file, builds the hub and listens; `shutdown` undoes it all."""
+
+    hub: Hub[Peer]
+    dispatch: Dispatcher
+
     def __init__(self, config: ServerConfig, *, shutdown_grace: float = SHUTDOWN_GRACE) -> None:
         self.config = config
         self._shutdown_grace = shutdown_grace
         self.store: MessageStore | None = None
-        if config.db != ":memory:":
-            self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
-        directory: Registry[Peer] = Registry()
-        self.hub: Hub[Peer] = Hub(config, directory=directory, store=self.store)
-        self.dispatch = Dispatcher(self.hub, directory)
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
@@ -68,9 +69,16 @@ class ChatServer:
         return [Listener("line", self.config.host, self.config.port, LineConnection)]
 
     async def start(self) -> None:
-        """Listen on every listener; an OSError here (like a StoreError from the
-        constructor) means the server cannot run: what was opened is closed again."""
+        """Open the history file and listen on every listener. A StoreError (the
+        file) or an OSError (a listener) means the server cannot run; what was
+        opened is closed again."""
         loop = asyncio.get_running_loop()
+        config = self.config
+        if config.db != ":memory:":
+            self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
+        directory: Registry[Peer] = Registry()
+        self.hub = Hub(config, directory=directory, store=self.store)
+        self.dispatch = Dispatcher(self.hub, directory)
         self._outbox = Outbox(loop)
         try:
             for listener in self.listeners():
