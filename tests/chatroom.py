@@ -48,9 +48,7 @@ class Room:
                 continue
             if isinstance(effect, ClaimName):
                 free = self.hub.directory.claim(effect.key)
-                said += self.heard(
-                    self.hub.claimed(effect.session, effect.display, effect.key, free)
-                )
+                said += self.heard(self.hub.claimed(effect, free))
                 continue
             to = effect.to
             if isinstance(to, ToRoom):

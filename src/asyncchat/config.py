@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncchat.core.addresses import AddressLimits, parse_networks
-from asyncchat.frontends.line.framing import NOISE_BYTES
+from asyncchat.core.ratelimit import NOISE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845

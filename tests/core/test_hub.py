@@ -11,6 +11,7 @@ from asyncchat.core.effects import (
     Close,
     Delivery,
     ToRoom,
+    ToRooms,
 )
 from asyncchat.core.events import (
     Error,
@@ -42,7 +43,7 @@ def test_effects_address_by_key_and_say_when_to_close(room: Room) -> None:
     assert effects[-1] == Close(john.id)
     left = effects[1]
     assert isinstance(left, Delivery)
-    assert left.to == ToRoom("lobby")
+    assert left.to == ToRooms(("lobby",))
     said = room.hub.handle(room.sessions["Alice"], Say("hi"))
     assert [effect.to for effect in said if isinstance(effect, Delivery)] == [
         ToRoom("lobby", exclude=room.sessions["Alice"].id)
@@ -86,14 +87,14 @@ def test_a_name_is_claimed_through_the_directory_and_its_answer_fed_back() -> No
     session = chat.sessions["x"]
     (claim,) = chat.hub.handle(session, Register("Zoë"))
     assert claim == ClaimName(session.id, "Zoë", "zoë")
-    assert chat.heard(chat.hub.claimed(session.id, "Zoë", "zoë", free=False)) == [
+    assert chat.heard(chat.hub.claimed(claim, free=False)) == [
         ("x", "*** error: the name 'Zoë' is taken"),
         ("x", "*** Please choose another name: type your name and press Enter."),
     ]
     assert session.state is State.NAMING
-    answer = chat.heard(chat.hub.claimed(session.id, "Zoë", "zoë", free=True))
+    answer = chat.heard(chat.hub.claimed(claim, free=True))
     assert answer[0] == ("x", "*** Hello Zoë! Online (1): Zoë. Type /help for commands.")
-    assert chat.hub.claimed(session.id, "Zoë", "zoë", free=True) == []  # already named
+    assert chat.hub.claimed(claim, free=True) == []  # already named
 
 
 def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
@@ -112,7 +113,9 @@ def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
     assert events_to(room, "John", said) == []
     assert len(events_to(room, "Bob", said)) == 1
 
-    renamed = room.hub.handle(alice, Nick("Alicia"))
+    (claim,) = room.hub.handle(alice, Nick("Alicia"))
+    assert isinstance(claim, ClaimName)
+    renamed = room.hub.claimed(claim, free=True)
     assert events_to(room, "Bob", renamed) == [Renamed("Alice", "Alicia")]  # once, not twice
     assert events_to(room, "John", renamed) == [Renamed("Alice", "Alicia")]
 
@@ -125,7 +128,7 @@ def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
     not_in = room.hub.handle(alice, Say("hi", room="dev"))
     assert events_to(room, "Alice", not_in) == [Error(ErrorCode.BAD_COMMAND, "you are not in #dev")]
     gone = room.hub.leave(bob, LeaveReason.CLOSED)
-    assert events_to(room, "John", gone) == [Left("Bob", LeaveReason.CLOSED, room="lobby")]
+    assert events_to(room, "John", gone) == [Left("Bob", LeaveReason.CLOSED)]  # from both rooms
     assert room.hub.directory.room_count() == 1  # dev went with its last member
 
 
@@ -145,7 +148,7 @@ def test_registration_is_hello_to_the_newcomer_and_joined_to_the_room() -> None:
     bob = chat.sessions["Bob"]
     (claim,) = chat.hub.handle(bob, Register("Bob"))
     assert isinstance(claim, ClaimName)
-    effects = chat.hub.claimed(bob.id, claim.display, claim.key, free=True)
+    effects = chat.hub.claimed(claim, free=True)
     assert events_to(chat, "Bob", effects) == [Hello("Bob", ("Alice", "Bob"))]
     assert events_to(chat, "Alice", effects) == [Joined("Bob", 2, room="lobby")]
 
@@ -169,3 +172,40 @@ def test_a_room_past_the_limit_is_an_error_event() -> None:
     assert events_to(chat, "Bob", effects) == [
         Error(ErrorCode.TOO_MANY_ROOMS, "too many rooms; join an existing one (/rooms)")
     ]
+
+
+def test_leaving_several_rooms_is_told_once_to_each_who_shared_any(room: Room) -> None:
+    alice, bob = room.sessions["Alice"], room.sessions["Bob"]
+    for session in (alice, bob):
+        room.hub.handle(session, Join("dev", keep_others=True))
+    gone = room.hub.leave(alice, LeaveReason.QUIT)
+    assert events_to(room, "Bob", gone) == [Left("Alice", LeaveReason.QUIT)]
+    assert events_to(room, "John", gone) == [Left("Alice", LeaveReason.QUIT)]
+
+
+def test_moving_to_a_room_one_is_already_in_announces_nothing_there(room: Room) -> None:
+    alice = room.sessions["Alice"]
+    room.hub.handle(alice, Join("dev", keep_others=True))
+    moved = room.hub.handle(alice, Join("lobby"))
+    assert events_to(room, "Bob", moved) == []
+    assert events_to(room, "Alice", moved) == [RoomEntered("lobby", ("Alice", "Bob", "John"))]
+    assert list(alice.rooms) == ["lobby"]
+
+
+def test_a_rename_goes_through_the_directory_and_reaches_a_renamer_in_no_room(
+    room: Room,
+) -> None:
+    alice = room.sessions["Alice"]
+    (claim,) = room.hub.handle(alice, Nick("Alicia"))
+    assert claim == ClaimName(alice.id, "Alicia", "alicia", rename=True)
+    refused = room.hub.claimed(claim, free=False)  # taken elsewhere, say on another daemon
+    assert events_to(room, "Alice", refused) == [
+        Error(ErrorCode.NAME_TAKEN, "the name 'Alicia' is taken")
+    ]
+    room.hub.handle(alice, Part("lobby"))
+    assert alice.rooms == {}
+    renamed = room.hub.claimed(claim, free=True)
+    assert events_to(room, "Alice", renamed) == [Renamed("Alice", "Alicia")]
+    assert events_to(room, "Bob", renamed) == []
+    case_only = room.hub.handle(alice, Nick("ALICIA"))
+    assert events_to(room, "Alice", case_only) == [Renamed("Alicia", "ALICIA")]

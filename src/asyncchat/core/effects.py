@@ -61,11 +61,12 @@ class Close:
 @dataclass(frozen=True, slots=True)
 class ClaimName:
     """A request: is this name free? The edge asks the directory and answers
-    with `Hub.claimed(session, display, key, free)`."""
+    with `Hub.claimed(claim, free)`. `rename`: for /nick, not for a first name."""
 
     session: int
     display: str
     key: str
+    rename: bool = False
 
 
 Effect = Delivery | Close | ClaimName

@@ -111,6 +111,9 @@ class HistoryEnd:
 
 @dataclass(frozen=True, slots=True)
 class Left:
+    """`room`: the room left, or "" when a user in several rooms leaves them all
+    at once (told once to everyone who shared any of them)."""
+
     name: str
     reason: LeaveReason
     message: str | None = None

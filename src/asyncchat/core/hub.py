@@ -1,8 +1,8 @@
-"""Routing decisions: a typed command from one session in, deliveries to sessions out.
+"""Routing decisions: a typed command from one session in, effects out.
 
-No sockets and no event loop: the edge feeds frames and dispatches the
-returned deliveries, in order, before it calls the hub again (targets are
-live views of the registry).
+No sockets and no event loop: a front end hands in commands, and the edge
+carries the returned effects out, in order, before it calls the hub again
+(it resolves their room keys against the directory as it does).
 """
 
 from __future__ import annotations
@@ -185,13 +185,14 @@ class Hub(Generic[P]):
         if session.state is not State.CHATTING:
             self._forget(session)
             return []
-        rooms = [(room, self.directory.room_name(room)) for room in session.rooms]
+        rooms = tuple(session.rooms)
+        shown = self.directory.room_name(rooms[0]) if len(rooms) == 1 else ""
         self._forget(session)
         log.info("%s left (%s)", session.name, reason.value)
-        return [
-            Delivery(Left(session.name, reason, message, shown), ToRoom(room))
-            for room, shown in rooms
-        ]
+        if not rooms:
+            return []
+        # One notice for everyone who shared any room: the user is gone from all.
+        return [Delivery(Left(session.name, reason, message, shown), ToRooms(rooms))]
 
     def shutdown(self) -> list[Effect]:
         """Tell every connection, named or not, and forget them all.
@@ -230,12 +231,23 @@ class Hub(Generic[P]):
             return self._refuse_name(session, _not_valid(wanted, problem))
         return [ClaimName(session.id, name.display, name.key)]
 
-    def claimed(self, session_id: int, display: str, key: str, free: bool) -> list[Effect]:
-        """The directory's answer to a `ClaimName`: the session is named, or asked again."""
-        session = self._sessions.get(session_id)
-        if session is None or session.state is not State.NAMING:
+    def claimed(self, claim: ClaimName, free: bool) -> list[Effect]:
+        """The directory's answer to a `ClaimName`: named (or renamed), or refused."""
+        session = self._sessions.get(claim.session)
+        display, key = claim.display, claim.key
+        taken = not free or self.directory.get(key) not in (None, session)
+        if session is None:
             return []
-        if not free or self.directory.get(key) is not None:
+        if claim.rename:
+            if session.state is not State.CHATTING:
+                return []
+            if taken:
+                text = f"the name '{display}' is taken"
+                return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+            return self._renamed(session, Name(display, key))
+        if session.state is not State.NAMING:
+            return []
+        if taken:
             return self._refuse_name(session, f"the name '{display}' is taken", taken=True)
         name = Name(display, key)
         self.directory.add(session, name, LOBBY)
@@ -322,8 +334,14 @@ class Hub(Generic[P]):
             shown = self.directory.room_name(key)
             self.directory.leave(session, key)
             effects.append(Delivery(Left(session.name, LeaveReason.MOVED, room=shown), ToRoom(key)))
+        already = room.key in session.rooms
         self.directory.enter(session, room)
         entered = self.directory.room_name(room.key)
+        if already:  # it was there all along: it only becomes the current room
+            return [
+                *effects,
+                self._to(session, RoomEntered(entered, self.directory.names(room.key))),
+            ]
         here = self.directory.members(room.key)
         return [
             *effects,
@@ -481,12 +499,16 @@ class Hub(Generic[P]):
             return [self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem))]
         if name.display == session.name:
             return [self._error(session, ErrorCode.BAD_NAME, f"you are already {name.display}")]
-        holder = self.directory.get(name.key)
-        if holder is not None and holder is not session:
-            text = f"the name '{name.display}' is taken"
-            return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+        if name.key == session.key:  # a change of case: the name is already ours
+            return self._renamed(session, name)
+        return [ClaimName(session.id, name.display, name.key, rename=True)]
+
+    def _renamed(self, session: Session[P], name: Name) -> list[Effect]:
         old, old_key = session.name, session.key
         self.directory.rename(session, name)
         self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
-        return [Delivery(Renamed(old, name.display), ToRooms(tuple(session.rooms)))]
+        renamed = Renamed(old, name.display)
+        if not session.rooms:  # in no room: the renamer is still told
+            return [self._to(session, renamed)]
+        return [Delivery(renamed, ToRooms(tuple(session.rooms)))]

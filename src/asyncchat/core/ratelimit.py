@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+NOISE_BYTES: Final = 512
+"""Bytes of input that carry no text (blank lines, telnet negotiation, discarded
+input) that cost one token, like one line of text: no input is free."""
+
 
 class TokenBucket:
     """`burst` lines at once, then `rate` lines per second; rate 0 means no limit.

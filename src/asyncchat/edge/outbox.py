@@ -197,8 +197,7 @@ class Dispatcher:
                 if peer is not None:
                     peer.finish()
             elif isinstance(effect, ClaimName):
-                free = self._directory.claim(effect.key)
-                self(self._hub.claimed(effect.session, effect.display, effect.key, free))
+                self(self._hub.claimed(effect, self._directory.claim(effect.key)))
             else:
                 self.deliver((effect.event,), effect.to)
 

@@ -3,9 +3,9 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
+from asyncchat.core.ratelimit import NOISE_BYTES
 from asyncchat.frontends.line.framing import (
     NOISE,
-    NOISE_BYTES,
     Frame,
     InvalidUtf8,
     Line,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+
+from asyncchat.core.ratelimit import NOISE_BYTES
 
 IAC = 0xFF
 CR = 0x0D
-NOISE_BYTES: Final = 512
-"""Bytes of blank lines, telnet negotiation or discarded input that cost one token."""
 
 _IAC_SE = b"\xff\xf0"
 _SUB_START = 0xFA
