@@ -59,13 +59,19 @@ async def test_a_reset_frees_the_name_within_a_second_whatever_input_waits(
     await Client.join(server.port, "Ghost0")
 
 
-async def test_after_a_clean_close_at_most_burst_lines_are_handled(
-    start_server: StartServer,
-) -> None:
+async def flooder_and_ear(start_server: StartServer) -> tuple[Client, Client]:
+    """A server with a small burst, a user who floods it and one who listens."""
     server = await start_server(rate=10, burst=5)
     flooder = await Client.join(server.port, "Flood")
     ear = await Client.join(server.port, "Ear")
     await flooder.line()
+    return flooder, ear
+
+
+async def test_after_a_clean_close_at_most_burst_lines_are_handled(
+    start_server: StartServer,
+) -> None:
+    flooder, ear = await flooder_and_ear(start_server)
     flooder.send(*(f"line {i}" for i in range(200)))
     assert await ear.lines(5) == [f"<Flood> line {i}" for i in range(5)]
     flooder.writer.write_eof()
@@ -81,10 +87,7 @@ async def test_after_a_clean_close_at_most_burst_lines_are_handled(
 async def test_a_reset_after_a_clean_close_is_still_a_reset_within_a_second(
     start_server: StartServer,
 ) -> None:
-    server = await start_server(rate=10, burst=5)
-    flooder = await Client.join(server.port, "Flood")
-    ear = await Client.join(server.port, "Ear")
-    await flooder.line()
+    flooder, ear = await flooder_and_ear(start_server)
     flooder.send(*(f"line {i}" for i in range(40)))
     flooder.writer.write_eof()
     assert await ear.lines(5) == [f"<Flood> line {i}" for i in range(5)]
@@ -97,10 +100,7 @@ async def test_a_reset_after_a_clean_close_is_still_a_reset_within_a_second(
 async def test_noise_read_before_a_clean_close_does_not_delay_the_leave(
     start_server: StartServer,
 ) -> None:
-    server = await start_server(rate=10, burst=5)
-    flooder = await Client.join(server.port, "Flood")
-    ear = await Client.join(server.port, "Ear")
-    await flooder.line()
+    flooder, ear = await flooder_and_ear(start_server)
     flooder.send_raw(b"\n" * 7000 + b"".join(b"line %d\n" % i for i in range(20)))
     flooder.writer.write_eof()
     started = time.monotonic()
