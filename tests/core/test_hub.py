@@ -27,7 +27,7 @@ from asyncchat.core.events import (
     RoomEntered,
     Said,
 )
-from asyncchat.core.registry import State
+from asyncchat.core.registry import MAX_CORRESPONDENTS, State
 
 
 @pytest.fixture
@@ -209,3 +209,15 @@ def test_a_rename_goes_through_the_directory_and_reaches_a_renamer_in_no_room(
     assert events_to(room, "Bob", renamed) == []
     case_only = room.hub.handle(alice, Nick("ALICIA"))
     assert events_to(room, "Alice", case_only) == [Renamed("Alicia", "ALICIA")]
+
+
+def test_private_partners_are_remembered_within_a_bound(room: Room) -> None:
+    """Measured as the size of the partners table after more partners than the bound."""
+    john = room.sessions["John"]
+    for i in range(MAX_CORRESPONDENTS + 20):
+        peer = f"p{i}"
+        room.join(peer)
+        room.hub.handle(room.sessions[peer], Whisper("John", "hi"))
+    assert len(john.correspondents) == MAX_CORRESPONDENTS
+    assert room.sessions[f"p{MAX_CORRESPONDENTS + 19}"].id in john.correspondents
+    assert room.sessions["p0"].id not in john.correspondents

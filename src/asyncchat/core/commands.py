@@ -74,7 +74,16 @@ class Ping:
 
 @dataclass(frozen=True, slots=True)
 class Help:
-    pass
+    """`topic`: one command's word (the front end checks it), or None for all."""
+
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """Mark the session away with `message`; None: back."""
+
+    message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +128,7 @@ Command = (
     | Nick
     | Ping
     | Help
+    | Away
     | Quit
     | Ignore
     | Unignore

@@ -143,7 +143,10 @@ class PrivateSent:
 
 @dataclass(frozen=True, slots=True)
 class Online:
+    """`away`: those of `names` who are away."""
+
     names: tuple[str, ...]
+    away: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,22 @@ class Pong:
 
 @dataclass(frozen=True, slots=True)
 class HelpText:
-    pass
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IsAway:
+    """Told to whoever wrote privately to an away user."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwayState:
+    """Told to the user: away with `message`, or back (None)."""
+
+    message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +234,8 @@ Event = (
     | Renamed
     | Pong
     | HelpText
+    | IsAway
+    | AwayState
     | Ignoring
     | IgnoreList
     | Bye

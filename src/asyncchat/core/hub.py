@@ -28,6 +28,7 @@ from asyncchat.core.effects import (
 )
 from asyncchat.core.events import (
     AskName,
+    AwayState,
     Bye,
     Error,
     ErrorCode,
@@ -39,6 +40,7 @@ from asyncchat.core.events import (
     HistoryStart,
     IgnoreList,
     Ignoring,
+    IsAway,
     Joined,
     LeaveReason,
     Left,
@@ -66,11 +68,20 @@ from asyncchat.core.names import (
     parse_name,
     parse_room,
 )
-from asyncchat.core.registry import P, Registry, Session, State
+from asyncchat.core.registry import MAX_CORRESPONDENTS, P, Registry, Session, State
 from asyncchat.core.sanitize import escape_forbidden
 
 LOBBY = Name("lobby", "lobby")
 log = logging.getLogger(__name__)
+
+
+def _correspond(session: Session[P], other: int) -> None:
+    """Remember a private partner, the most recent MAX_CORRESPONDENTS only."""
+    partners = session.correspondents
+    partners.pop(other, None)
+    partners[other] = None
+    if len(partners) > MAX_CORRESPONDENTS:
+        del partners[next(iter(partners))]
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -380,7 +391,9 @@ class Hub(Generic[P]):
                 here = self._room_of(session, wanted)
                 if isinstance(here, Delivery):
                     return [here]
-                return [self._to(session, Online(self.directory.names(here)))]
+                names = self.directory.names(here)
+                away = frozenset(s.name for s in self.directory.members(here) if s.away is not None)
+                return [self._to(session, Online(names, away))]
             case cmd.Join(room, keep_others):
                 return self._join(session, room, keep_others)
             case cmd.Part(room, reason):
@@ -391,8 +404,11 @@ class Hub(Generic[P]):
                 return self._rename(session, wanted)
             case cmd.Ping(token):
                 return [self._to(session, Pong(token))]
-            case cmd.Help():
-                return [self._to(session, HelpText())]
+            case cmd.Help(topic):
+                return [self._to(session, HelpText(topic))]
+            case cmd.Away(message):
+                session.away = message
+                return [self._to(session, AwayState(message))]
             case cmd.Ignore(name):
                 return self._ignore(session, name)
             case cmd.Unignore(name):
@@ -485,12 +501,16 @@ class Hub(Generic[P]):
         if recipient is session:
             problem = "you cannot send a private message to yourself"
             return [self._error(session, ErrorCode.SELF_MESSAGE, problem)]
-        sent = self._to(session, PrivateSent(recipient.name, text))
+        sent: list[Effect] = [self._to(session, PrivateSent(recipient.name, text))]
+        if recipient.away is not None:
+            sent.append(self._to(session, IsAway(recipient.name, recipient.away)))
         if self._ignores.ignores(recipient, session.key):
-            return [sent]
+            return sent
         recipient.reply_to = (session.id, session.name)
+        _correspond(session, recipient.id)
+        _correspond(recipient, session.id)
         private = Private(session.name, text, self._clock(), self._message_id())
-        return [self._to(recipient, private), sent]
+        return [self._to(recipient, private), *sent]
 
     def _rename(self, session: Session[P], wanted: str) -> list[Effect]:
         try:
@@ -509,6 +529,18 @@ class Hub(Generic[P]):
         self._ignores.renamed(old_key, name.key, name.display)
         log.info("%s is now %s", old, name.display)
         renamed = Renamed(old, name.display)
-        if not session.rooms:  # in no room: the renamer is still told
-            return [self._to(session, renamed)]
-        return [Delivery(renamed, ToRooms(tuple(session.rooms)))]
+        effects: list[Effect] = (
+            [Delivery(renamed, ToRooms(tuple(session.rooms)))]
+            if session.rooms
+            else [self._to(session, renamed)]  # in no room: the renamer is still told
+        )
+        elsewhere = tuple(
+            id
+            for id in session.correspondents
+            if (other := self._sessions.get(id)) is not None
+            and other.state is State.CHATTING
+            and other.rooms.keys().isdisjoint(session.rooms)
+        )
+        if elsewhere:  # private partners in other rooms learn the new name too
+            effects.append(Delivery(renamed, ToSessions(elsewhere)))
+        return effects

@@ -22,6 +22,9 @@ class State(Enum):
     GONE = "gone"
 
 
+MAX_CORRESPONDENTS = 100
+
+
 class Session(Generic[P]):
     """One connection as the hub sees it; `peer` is the edge's handle for sending.
 
@@ -29,12 +32,16 @@ class Session(Generic[P]):
     entered them (IRC users are in several); `room` is the current one, the
     last entered that it is still in (the line protocol's only room).
     `reply_to` holds the id and name of whoever last wrote to us privately,
-    not their session, so a departed user is never kept alive by it.
+    not their session, so a departed user is never kept alive by it;
+    `correspondents` the ids of those we exchanged private messages with
+    (they are told when we rename), the most recent MAX_CORRESPONDENTS.
     """
 
     __slots__ = (
         "__weakref__",
         "address",
+        "away",
+        "correspondents",
         "id",
         "key",
         "name",
@@ -55,6 +62,8 @@ class Session(Generic[P]):
         self.room = ""
         self.rooms: dict[str, None] = {}
         self.reply_to: tuple[int, str] | None = None
+        self.away: str | None = None
+        self.correspondents: dict[int, None] = {}
 
     def __repr__(self) -> str:
         return f"<Session {self.name or '?'} {self.state.value}>"

@@ -271,7 +271,15 @@ def test_public_lines_stay_in_their_room_and_private_ones_cross(room: Room) -> N
         ("John", "-> *Alice* psst"),
     ]
     assert room.say("John", "/who") == [("John", "*** Online (1): John")]
-    assert room.say("John", "/nick Johnny") == [("John", "*** John is now Johnny")]
+    # Alice, who exchanged private messages with John, learns his new name too.
+    assert room.say("John", "/nick Johnny") == [
+        ("John", "*** John is now Johnny"),
+        ("Alice", "*** John is now Johnny"),
+    ]
+    assert room.say("Bob", "/nick Bobby") == [
+        ("Alice", "*** Bob is now Bobby"),
+        ("Bob", "*** Bob is now Bobby"),
+    ]
 
 
 def test_rooms_lists_head_counts_and_forgets_empty_rooms(room: Room) -> None:
@@ -376,3 +384,32 @@ def test_history_zero_shows_nothing_but_still_keeps() -> None:
     chat.connect("Bob")
     assert len(chat.say("Bob", "Bob")) == 2
     assert len(kept) == 1
+
+
+def test_away_is_told_to_private_senders_and_shown_by_who(room: Room) -> None:
+    assert room.say("Bob", "/away at lunch") == [
+        ("Bob", "*** you are away: at lunch (/away alone when you are back)")
+    ]
+    assert room.say("John", "bob: there?") == [
+        ("Bob", "*John* there?"),
+        ("John", "-> *Bob* there?"),
+        ("John", "*** Bob is away: at lunch"),
+    ]
+    assert room.say("Alice", "/who") == [("Alice", "*** Online (3): Alice, Bob (away), John")]
+    assert room.say("Bob", "/away") == [("Bob", "*** you are back")]
+    assert room.say("John", "bob: welcome back") == [
+        ("Bob", "*John* welcome back"),
+        ("John", "-> *Bob* welcome back"),
+    ]
+
+
+def test_help_explains_one_command_with_or_without_its_slash(room: Room) -> None:
+    expected = [("John", "*** /msg NAME message: private message to NAME")]
+    assert room.say("John", "/help msg") == expected
+    assert room.say("John", "/help /MSG") == expected
+    assert room.say("John", "/help r") == [
+        ("John", "*** /reply message: answer the last private message (also /r)")
+    ]
+    assert room.say("John", "/help frobnicate") == [
+        ("John", "*** error: there is no command '/frobnicate' (/help lists them)")
+    ]

@@ -15,6 +15,7 @@ from asyncchat.core.events import (
     HistoryEnd,
     HistoryLine,
     HistoryStart,
+    IsAway,
     Joined,
     LeaveReason,
     Left,
@@ -177,3 +178,10 @@ def test_any_message_round_trips(name: str, text: str, kind: Callable[[str, str]
 def test_name_lists_round_trip(online: list[str], me: str) -> None:
     assert parse(render(Hello(me, tuple(online)))[0]) == Hello(me, tuple(online))
     assert parse(render(Online(tuple(online)))[0]) == Online(tuple(online))
+
+
+def test_away_marks_are_read_back_as_plain_names() -> None:
+    line = render(Online(("Alice", "Bob"), frozenset({"Bob"})))[0]
+    assert line == "*** Online (2): Alice, Bob (away)"
+    assert parse(line) == Online(("Alice", "Bob"))
+    assert parse("*** Bob is away: at lunch") == IsAway("Bob", "at lunch")

@@ -14,6 +14,7 @@ from typing import assert_never
 
 from asyncchat.core.commands import (
     Act,
+    Away,
     Command,
     Help,
     Ignore,
@@ -134,6 +135,27 @@ def _act(rest: str) -> Command:
     return clean if isinstance(clean, Malformed) else Act(clean)
 
 
+def _away(rest: str) -> Command:
+    message = sanitize(rest).strip()
+    return Away(message if message and not invisible_only(message) else None)
+
+
+def _help(rest: str) -> Command:
+    if not rest:
+        return Help()
+    word = rest.split()[0].removeprefix("/").lower()
+    if word not in _BY_WORD:
+        return Malformed(f"there is no command '/{sanitize(word)}' (/help lists them)")
+    return Help(_BY_WORD[word].word)
+
+
+def command_help(word: str) -> str:
+    """One command explained on one line, for /help COMMAND."""
+    spec = _BY_WORD[word]
+    aliases = ", ".join("/" + alias for alias in spec.aliases)
+    return f"{spec.synopsis}: {spec.help}" + (f" (also {aliases})" if aliases else "")
+
+
 COMMANDS: tuple[Spec, ...] = (
     Spec("msg", "/msg NAME message", "private message to NAME", _msg),
     Spec("reply", "/reply message", "answer the last private message", _reply, ("r",)),
@@ -161,7 +183,8 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec("unignore", "/unignore NAME", "stop ignoring NAME", _needs("/unignore NAME", Unignore)),
     Spec("ping", "/ping [token]", "check the server answers", lambda r: Ping(sanitize(r).strip())),
-    Spec("help", "/help", "this list", lambda _: Help()),
+    Spec("away", "/away [message]", "say you are away; alone: you are back", _away),
+    Spec("help", "/help [COMMAND]", "this list, or one command explained", _help),
     Spec("quit", "/quit [reason]", "leave", lambda r: Quit(sanitize(r).strip() or None)),
 )
 """Every slash command, in the order /help lists them."""

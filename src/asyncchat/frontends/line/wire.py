@@ -13,6 +13,7 @@ from typing import assert_never
 
 from asyncchat.core.events import (
     AskName,
+    AwayState,
     Bye,
     Error,
     ErrorCode,
@@ -24,6 +25,7 @@ from asyncchat.core.events import (
     HistoryStart,
     IgnoreList,
     Ignoring,
+    IsAway,
     Joined,
     LeaveReason,
     Left,
@@ -40,7 +42,7 @@ from asyncchat.core.events import (
     ShuttingDown,
     Welcome,
 )
-from asyncchat.frontends.line.parser import help_lines
+from asyncchat.frontends.line.parser import command_help, help_lines
 
 NOTICE = "*** "
 ERROR = "*** error: "
@@ -105,14 +107,23 @@ def render(event: Event) -> list[str]:
             ]
         case Left(name, reason, _, _):
             return [f"{NOTICE}{name} left ({reason.value})"]
-        case Online(names):
-            return [NOTICE + _online(names)]
+        case Online(names, away):
+            shown = tuple(f"{name} (away)" if name in away else name for name in names)
+            return [NOTICE + _online(shown)]
         case Renamed(old, new):
             return [f"{NOTICE}{old} is now {new}"]
         case Pong(token):
             return [f"{NOTICE}pong {token}" if token else NOTICE + "pong"]
-        case HelpText():
-            return [NOTICE + line for line in HELP_LINES]
+        case HelpText(topic):
+            if topic is None:
+                return [NOTICE + line for line in HELP_LINES]
+            return [NOTICE + command_help(topic)]
+        case IsAway(name, message):
+            return [f"{NOTICE}{name} is away: {message}"]
+        case AwayState(None):
+            return [NOTICE + "you are back"]
+        case AwayState(message):
+            return [f"{NOTICE}you are away: {message} (/away alone when you are back)"]
         case Ignoring(name, on):
             return [f"{NOTICE}{'ignoring' if on else 'no longer ignoring'} {name}"]
         case IgnoreList(()):
@@ -153,11 +164,12 @@ _LEFT = re.compile(r"(\S+) left(?: \((.*)\))?")
 _RENAMED = re.compile(r"(\S+) is now (\S+)")
 _PONG = re.compile(r"pong(?: (.*))?")
 _BYE = re.compile(r"Bye (\S+)!")
+_IS_AWAY = re.compile(r"(\S+) is away: (.*)", re.DOTALL)
 _REASONS = {reason.value: reason for reason in LeaveReason}
 
 
 def _names(text: str) -> tuple[str, ...]:
-    return tuple(name for name in text.split(", ") if name)
+    return tuple(name.removesuffix(" (away)") for name in text.split(", ") if name)
 
 
 def _left(name: str, reason: str | None) -> Left:
@@ -200,6 +212,8 @@ def _parse_notice(text: str) -> Event:
         return Pong(m[1] or "")
     if m := _BYE.fullmatch(text):
         return Bye(m[1])
+    if m := _IS_AWAY.fullmatch(text):
+        return IsAway(m[1], m[2])
     return Notice(text)
 
 
