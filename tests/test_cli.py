@@ -316,3 +316,24 @@ def test_the_example_config_file_has_every_setting_with_its_default_and_help() -
             assert value == EXAMPLE_DB
         else:
             assert (type(value), value) == (type(setting.default), setting.default)
+
+
+def test_switches_do_not_show_a_misleading_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["join", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: True)" not in text
+    assert "(default: False)" not in text
+    assert "--port PORT server port (default: 51845)" in text
+
+
+@pytest.mark.parametrize("command", [["join", "Bob"], ["serve"]])
+def test_a_wrong_flag_prints_the_subcommands_usage(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--colour"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: asyncchat {command[0]} ")
+    assert "unrecognized arguments: --colour" in err

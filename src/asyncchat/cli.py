@@ -55,7 +55,7 @@ def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "history and Tab completion. With stdin piped: send its lines, print "
             "what arrives, and exit when everything was handled."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Defaults,
     )
     join.add_argument("name", metavar="NAME", help="the name to chat under")
     join.add_argument("--host", default=DEFAULT_HOST, help="server address")
@@ -157,6 +157,16 @@ def load_config_file(path: str) -> dict[str, object]:
     return values
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except for on/off switches, where "(default: True)"
+    beside `--no-color` would read as the opposite of what it means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if isinstance(action, argparse._StoreConstAction):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of one command, whose defaults a config file replaces."""
     for action in parser._actions:
@@ -169,7 +179,10 @@ def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.Argument
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse twice when `serve --config` is given: the file's values become the defaults,
     so flags still win over the file and the file over the built-in defaults."""
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # say it with the subcommand's usage, not the top-level one
+        command = _subcommand(parser, args.command)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "config", None) is None:
         return args
     serve = _subcommand(parser, "serve")
