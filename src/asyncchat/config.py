@@ -140,6 +140,8 @@ class ClientConfig:
     stay: bool = False
     reconnect_delay: float = 1.0
     reconnect_max: float = 30.0
+    reconnect_reset: float = 10.0
+    """A connection that lived this long starts the reconnect delay afresh."""
     quit_timeout: float = 2.0
 
     def __post_init__(self) -> None:

@@ -182,6 +182,39 @@ async def test_after_reconnecting_the_client_returns_to_its_room(
         await term.screen.wait_for("*** Bob joined (2 here)")
 
 
+async def test_the_reconnect_delay_starts_afresh_after_a_connection_that_lived(
+    start_server: StartServer,
+) -> None:
+    """Three outages, each after a connection that lived: the delay never grows."""
+    server = await start_server()
+    port = server.port
+    async with interactive(port, "John", reconnect_delay=0.05, reconnect_reset=0.0) as term:
+        for _ in range(3):
+            await term.screen.wait_for("*** Hello John!")
+            await server.shutdown()
+            await term.screen.wait_for("-- connection lost; reconnecting in 0.05 s")
+            server = await start_server(port=port)
+        await term.screen.wait_for("*** Hello John!")
+
+
+async def test_after_a_reconnect_quit_still_waits_for_the_goodbye(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    port = server.port
+    async with interactive(port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("*** Hello John!")
+        await server.shutdown()
+        again = await start_server(port=port)
+        await term.screen.wait_for("*** Hello John!")
+        bob = await Client.join(again.port, "Bob")
+        await term.screen.wait_for("*** Bob joined (2 online)")
+        term.type("/quit see you\r")
+        assert await term.exit_code() == 0
+        assert "*** Bye John!" in term.screen.getvalue()
+        assert await bob.line() == "*** John left (quit: see you)"
+
+
 async def test_without_reconnect_a_lost_connection_exits_1(start_server: StartServer) -> None:
     server = await start_server()
     async with interactive(server.port, "John", reconnect=False) as term:

@@ -178,12 +178,15 @@ class InteractiveClient:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._config.reconnect_max)
                     continue
+            opened = asyncio.get_running_loop().time()
             try:
                 ended = await self._session(conn)
             finally:
                 self._conn = None
                 await conn.close()
                 conn = None
+            if asyncio.get_running_loop().time() - opened >= self._config.reconnect_reset:
+                delay = self._config.reconnect_delay  # it was up a while: start afresh
             if ended is _Ended.QUIT:
                 return EXIT_OK
             if not self._config.reconnect:
@@ -203,6 +206,7 @@ class InteractiveClient:
                     self._screen.show(ERROR + str(refused), "error")
                     self._wanted = await self._ask_name()
             self._conn = conn
+            self._ended.clear()  # a new session: the last one's end is no answer to /quit
             room = self._roster.room
             self._roster.apply(hello)
             if room != self._roster.room:
