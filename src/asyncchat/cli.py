@@ -14,7 +14,13 @@ from typing import Any
 
 from asyncchat import __version__
 from asyncchat.backends.store import StoreError, default_db_path
-from asyncchat.config import DEFAULT_HOST, DEFAULT_PORT, ClientConfig, ServerConfig
+from asyncchat.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT,
+    ClientConfig,
+    ServerConfig,
+)
 from asyncchat.edge import loop
 
 _CONVERT = {"int": int, "float": float, "str": str}
@@ -77,6 +83,13 @@ def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="reconnect",
         action="store_false",
         help="exit (code 1) when the connection is lost instead of reconnecting",
+    )
+    join.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for a connection and for the server's greeting",
     )
     join.add_argument(
         "--stay",
@@ -231,6 +244,7 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
         color=args.color and not os.environ.get("NO_COLOR"),
         reconnect=args.reconnect,
         stay=args.stay,
+        timeout=args.timeout,
     )
 
 

@@ -11,6 +11,7 @@ from asyncchat.core.ratelimit import NOISE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845
+DEFAULT_TIMEOUT = 10.0
 
 
 MIB = 1024 * 1024
@@ -142,8 +143,12 @@ class ClientConfig:
     reconnect_max: float = 30.0
     reconnect_reset: float = 10.0
     """A connection that lived this long starts the reconnect delay afresh."""
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds for a connect, and for the server's answer to our name."""
     quit_timeout: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 < self.port <= 65535:
             raise ValueError("--port must be between 1 and 65535")
+        if not 0 < self.timeout < float("inf"):
+            raise ValueError("--timeout must be more than 0 seconds")

@@ -135,3 +135,19 @@ async def test_a_server_line_longer_than_the_read_buffer_arrives_whole() -> None
     assert await conn.line() == "<Bob> next"
     with pytest.raises(ConnectionLost):
         await conn.line()
+
+
+async def test_a_server_that_says_nothing_is_one_line_and_exit_1() -> None:
+    """It accepts and stays silent (or speaks another protocol): no hang."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with silent:
+        started = asyncio.get_running_loop().time()
+        code, out, err = await join(port, "Bob", "--timeout", "0.5")
+        elapsed = asyncio.get_running_loop().time() - started
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"asyncchat: 127.0.0.1:{port}: no greeting within 0.5 s; is it an asyncchat server?\n"
+    )
+    assert elapsed < TIMEOUT

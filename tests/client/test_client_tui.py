@@ -152,6 +152,7 @@ async def test_reconnects_after_the_server_restarts(start_server: StartServer) -
         await server.shutdown()
         await term.screen.wait_for("*** server is shutting down")
         await term.screen.wait_for("-- connection lost; reconnecting in 0.05 s")
+        await term.screen.wait_for("(not connected) John>")
         term.type("lost words\r")
         await term.screen.wait_for("-- not connected: that line was not sent")
         again = await start_server(port=port)
@@ -222,6 +223,14 @@ async def test_without_reconnect_a_lost_connection_exits_1(start_server: StartSe
         await server.shutdown()
         assert await term.exit_code() == 1
         await term.screen.wait_for("-- connection lost")
+
+
+async def test_a_silent_server_is_said_and_retried(start_server: StartServer) -> None:
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with silent, interactive(port, "John", timeout=0.3, reconnect_delay=0.05) as term:
+        await term.screen.wait_for(f"-- 127.0.0.1:{port}: no greeting within 0.3 s")
+        await term.screen.wait_for("-- connection lost; reconnecting in 0.05 s")
 
 
 async def test_no_server_is_one_line_on_stderr_and_exit_1() -> None:

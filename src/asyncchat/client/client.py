@@ -33,6 +33,10 @@ class ConnectionLost(Exception):
     """The server closed the connection."""
 
 
+class Silent(Exception):
+    """The server did not answer in time (not an asyncchat server, or stuck)."""
+
+
 class ServerConnection:
     """One TCP connection speaking the line protocol: lines out, lines in."""
 
@@ -41,8 +45,13 @@ class ServerConnection:
         self._writer = writer
 
     @classmethod
-    async def open(cls, host: str, port: int) -> ServerConnection:
-        reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+    async def open(cls, host: str, port: int, within: float) -> ServerConnection:
+        """Connect within `within` seconds (TimeoutError is an OSError here)."""
+        try:
+            async with asyncio.timeout(within):
+                reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+        except TimeoutError:
+            raise TimeoutError(0, f"no answer within {within:g} s") from None
         return cls(reader, writer)
 
     def send(self, line: str) -> None:
@@ -74,20 +83,27 @@ class ServerConnection:
             await self._writer.wait_closed()
 
 
-async def register(conn: ServerConnection, name: str) -> tuple[Hello, str]:
-    """Ask for `name`; return the Hello event and its line, or raise NameRefused."""
+async def register(conn: ServerConnection, name: str, within: float) -> tuple[Hello, str]:
+    """Ask for `name`; return the Hello event and its line, or raise NameRefused,
+    or Silent when the server says nothing useful within `within` seconds."""
     conn.send(name)
-    while True:
-        line = await conn.line()
-        event = parse(line)
-        if isinstance(event, Hello):
-            return event, line
-        if isinstance(event, Error):
-            raise NameRefused(event.text)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                line = await conn.line()
+                event = parse(line)
+                if isinstance(event, Hello):
+                    return event, line
+                if isinstance(event, Error):
+                    raise NameRefused(event.text)
+    except TimeoutError:
+        raise Silent(f"no greeting within {within:g} s; is it an asyncchat server?") from None
 
 
 def os_reason(problem: OSError) -> str:
     """The system's words for a failed connect, the same on every event loop."""
+    if isinstance(problem, TimeoutError) and problem.strerror:
+        return problem.strerror
     if problem.errno is not None and problem.errno > 0:
         return os.strerror(problem.errno)
     return problem.strerror or str(problem) or type(problem).__name__
@@ -101,7 +117,7 @@ def connect_error(config: ClientConfig, problem: OSError) -> str:
 async def connect(config: ClientConfig, stderr: TextIO) -> ServerConnection | None:
     """Open the first connection, or say in one line on stderr why not."""
     try:
-        return await ServerConnection.open(config.host, config.port)
+        return await ServerConnection.open(config.host, config.port, config.timeout)
     except OSError as problem:
         print(connect_error(config, problem), file=stderr)
         return None
@@ -152,10 +168,13 @@ class PipedClient:
 
     async def _session(self, conn: ServerConnection) -> int:
         try:
-            _, hello = await register(conn, self._config.name)
+            _, hello = await register(conn, self._config.name, self._config.timeout)
         except NameRefused as refused:
             print(f"asyncchat: name refused: {refused}", file=self._err)
             return EXIT_NAME_REFUSED
+        except Silent as silent:
+            print(f"asyncchat: {self._config.host}:{self._config.port}: {silent}", file=self._err)
+            return EXIT_CONNECTION
         except ConnectionLost:
             print("asyncchat: the server closed the connection", file=self._err)
             return EXIT_CONNECTION

@@ -28,6 +28,7 @@ from asyncchat.client.client import (
     ConnectionLost,
     NameRefused,
     ServerConnection,
+    Silent,
     connect,
     os_reason,
     register,
@@ -171,7 +172,9 @@ class InteractiveClient:
         while True:
             if conn is None:
                 try:
-                    conn = await ServerConnection.open(self._config.host, self._config.port)
+                    conn = await ServerConnection.open(
+                        self._config.host, self._config.port, self._config.timeout
+                    )
                 except OSError as problem:
                     reason = os_reason(problem)
                     self._screen.local(f"cannot reconnect ({reason}); next try in {delay:g} s")
@@ -200,8 +203,12 @@ class InteractiveClient:
         try:
             while True:
                 try:
-                    hello, line = await register(conn, self._wanted)
+                    hello, line = await register(conn, self._wanted, self._config.timeout)
                     break
+                except Silent as silent:
+                    self._screen.local(f"{self._config.host}:{self._config.port}: {silent}")
+                    self._ended.set()
+                    return _Ended.LOST
                 except NameRefused as refused:
                     self._screen.show(ERROR + str(refused), "error")
                     self._wanted = await self._ask_name()
@@ -238,6 +245,8 @@ class InteractiveClient:
         if self._name_reply is not None:
             return FormattedText([("class:prompt", "name: ")])
         me = self._roster.me or self._wanted
+        if self._conn is None:  # typing goes nowhere now: say so where one looks
+            return FormattedText([("class:prompt", f"(not connected) {me}> ")])
         return FormattedText([("class:prompt", f"#{self._roster.room} {me}> ")])
 
     async def _keyboard(self) -> str:
