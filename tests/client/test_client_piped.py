@@ -114,8 +114,11 @@ async def test_no_server_exits_1_with_one_line_and_no_traceback() -> None:
     assert out == ""
 
 
-async def test_the_server_going_away_exits_1(server: ChatServer) -> None:
-    process = await spawn(server.port, "--stay", "John", stdin=asyncio.subprocess.DEVNULL)
+async def test_the_server_going_away_exits_1_without_reconnect(server: ChatServer) -> None:
+    """A bot told --no-reconnect (without it, --stay reconnects: the test below)."""
+    process = await spawn(
+        server.port, "--stay", "--no-reconnect", "John", stdin=asyncio.subprocess.DEVNULL
+    )
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello John!")
     await server.shutdown()
@@ -151,3 +154,32 @@ async def test_a_server_that_says_nothing_is_one_line_and_exit_1() -> None:
         f"asyncchat: 127.0.0.1:{port}: no greeting within 0.5 s; is it an asyncchat server?\n"
     )
     assert elapsed < TIMEOUT
+
+
+async def test_a_staying_bot_reconnects_after_the_server_restarts(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    port = server.port
+    process = await spawn(port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        assert (await process.stdout.readline()).startswith(b"*** Hello logbot!")
+        await server.shutdown()
+        assert await process.stdout.readline() == b"*** server is shutting down\n"
+        warning = await asyncio.wait_for(process.stderr.readline(), TIMEOUT)
+        assert warning == b"asyncchat: connection lost; reconnecting in 1 s\n"
+        again = await start_server(port=port)
+        line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        assert line.startswith(b"*** Hello logbot!")
+        alice = await Client.join(again.port, "Alice")
+        alice.send("still there?")
+        assert await process.stdout.readline() == b"*** Alice joined (2 online)\n"
+        assert await process.stdout.readline() == b"<Alice> still there?\n"
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

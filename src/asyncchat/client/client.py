@@ -152,21 +152,62 @@ class PipedClient:
         self._barrier = f"eof-{secrets.token_hex(4)}"
         self._flushed = asyncio.Event()
         self._stop = asyncio.Event()
+        self._lines: asyncio.Queue[str | None] | None = None
 
     def _print(self, line: str) -> None:
         self._out.write(line + "\n")
         self._out.flush()
 
     async def run(self) -> int:
+        """One session; with --stay (a bot), sessions until a signal, reconnecting
+        with the interactive client's backoff, unless --no-reconnect."""
         conn = await connect(self._config, self._err)
         if conn is None:
             return EXIT_CONNECTION
+        self._lines = stdin_lines(self._stdin)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self._stop.set)
         try:
-            return await self._session(conn)
+            return await self._sessions(conn)
         finally:
-            await conn.close()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
 
-    async def _session(self, conn: ServerConnection) -> int:
+    async def _sessions(self, conn: ServerConnection) -> int:
+        loop = asyncio.get_running_loop()
+        config = self._config
+        delay = config.reconnect_delay
+        while True:
+            opened = loop.time()
+            try:
+                code = await self._session(conn)
+            finally:
+                await conn.close()
+            lost = code is None
+            if not lost or not (config.stay and config.reconnect) or self._stop.is_set():
+                if lost:
+                    print("asyncchat: the server closed the connection", file=self._err)
+                return EXIT_CONNECTION if code is None else code
+            if loop.time() - opened >= config.reconnect_reset:
+                delay = config.reconnect_delay
+            while True:
+                print(f"asyncchat: connection lost; reconnecting in {delay:g} s", file=self._err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return EXIT_OK
+                delay = min(delay * 2, config.reconnect_max)
+                try:
+                    conn = await ServerConnection.open(config.host, config.port, config.timeout)
+                    break
+                except OSError as problem:
+                    print(connect_error(config, problem), file=self._err)
+
+    async def _session(self, conn: ServerConnection) -> int | None:
+        """The exit code of one session, or None if the connection was lost."""
         try:
             _, hello = await register(conn, self._config.name, self._config.timeout)
         except NameRefused as refused:
@@ -176,22 +217,14 @@ class PipedClient:
             print(f"asyncchat: {self._config.host}:{self._config.port}: {silent}", file=self._err)
             return EXIT_CONNECTION
         except ConnectionLost:
-            print("asyncchat: the server closed the connection", file=self._err)
-            return EXIT_CONNECTION
+            return None
         self._print(hello)
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self._stop.set)
         receiving = asyncio.create_task(self._receive(conn))
         sending = asyncio.create_task(self._send(conn))
         try:
             done, _ = await asyncio.wait({receiving, sending}, return_when="FIRST_COMPLETED")
             if receiving in done:
-                if receiving.exception() is None:
-                    return EXIT_OK
-                print("asyncchat: the server closed the connection", file=self._err)
-                return EXIT_CONNECTION
+                return EXIT_OK if receiving.exception() is None else None
             conn.send("/quit")
             with contextlib.suppress(TimeoutError, ConnectionLost):
                 await asyncio.wait_for(receiving, self._config.quit_timeout)
@@ -199,9 +232,6 @@ class PipedClient:
         finally:
             for task in (receiving, sending):
                 task.cancel()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(signum)
 
     async def _receive(self, conn: ServerConnection) -> None:
         """Print server lines; return after our Bye, raise ConnectionLost otherwise."""
@@ -220,7 +250,8 @@ class PipedClient:
 
     async def _send(self, conn: ServerConnection) -> None:
         """Send stdin until EOF, `q` or a signal; then wait until all was handled."""
-        lines = stdin_lines(self._stdin)
+        lines = self._lines
+        assert lines is not None
         stop = asyncio.create_task(self._stop.wait())
         try:
             while True:
