@@ -92,6 +92,12 @@ def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="how long to wait for a connection and for the server's greeting",
     )
     join.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        help="do not show a room's recent lines on entering it (for bots)",
+    )
+    join.add_argument(
         "--stay",
         action="store_true",
         help="piped mode: keep printing what arrives after stdin ends (for bots)",
@@ -244,6 +250,7 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
         color=args.color and not os.environ.get("NO_COLOR"),
         reconnect=args.reconnect,
         stay=args.stay,
+        history=args.history,
         timeout=args.timeout,
     )
 

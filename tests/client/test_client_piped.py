@@ -183,3 +183,15 @@ async def test_a_staying_bot_reconnects_after_the_server_restarts(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_no_history_keeps_a_bots_output_to_what_happens_now(server: ChatServer) -> None:
+    alice = await Client.join(server.port, "Alice")
+    alice.send("old news")
+    await alice.quiet()
+    code, out, _ = await join(server.port, "--no-history", "bot", stdin=b"")
+    assert code == 0
+    assert "old news" not in out
+    assert "Recent messages" not in out
+    code, out, _ = await join(server.port, "bot2", stdin=b"")
+    assert "old news" in out  # without the flag it is there

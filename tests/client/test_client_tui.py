@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,7 +68,7 @@ def terminal_io() -> Iterator[tuple[PipeInput, Transcript]]:
 
 @asynccontextmanager
 async def interactive(port: int, name: str, **settings: Any) -> AsyncIterator[Terminal]:
-    config = ClientConfig(name=name, port=port, timestamps=False, **settings)
+    config = ClientConfig(name=name, port=port, **{"timestamps": False, **settings})
     with terminal_io() as (keys, screen):
         errors = io.StringIO()
         task = asyncio.create_task(InteractiveClient(config, stderr=errors).run())
@@ -258,3 +260,37 @@ async def test_no_server_is_one_line_on_stderr_and_exit_1() -> None:
 )
 def test_each_kind_of_line_has_its_colour(line: str, kind: str) -> None:
     assert line_class(parse(line)) == kind
+
+
+async def test_history_is_shown_in_local_time_like_any_line(server: ChatServer) -> None:
+    alice = await Client.join(server.port, "Alice")
+    alice.send("morning", "/ping said")
+    await alice.until(lambda line: line == "*** pong said")
+    said = server.hub.history.recent("lobby")[-1]
+    local = time.strftime("%H:%M", time.localtime(said.time // 60 * 60))
+    async with interactive(server.port, "John", timestamps=True) as term:
+        await term.screen.wait_for("*** Recent messages in #lobby:")
+        await term.screen.wait_for(f"[{local}] <Alice> morning")
+        await term.screen.wait_for("*** End of recent messages in #lobby")
+        assert "*** [20" not in term.screen.getvalue()  # no second, UTC clock
+
+
+async def test_after_a_reconnect_history_repeats_nothing_already_shown(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "chat.db")
+    server = await start_server(db=db)
+    port = server.port
+    alice = await Client.join(port, "Alice")
+    alice.send("before the restart", "/ping said")
+    await alice.until(lambda line: line == "*** pong said")
+    async with interactive(port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("<Alice> before the restart")
+        await server.shutdown()
+        await start_server(port=port, db=db)
+        await term.screen.wait_for("*** Hello John! Online (1): John.")
+        term.type("/ping sync\r")
+        await term.screen.wait_for("*** pong sync")
+        after = term.screen.getvalue().rsplit("*** Hello John!", 1)[1]
+        assert "before the restart" not in after
+        assert "Recent messages" not in after

@@ -17,10 +17,11 @@ import threading
 from typing import TextIO
 
 from asyncchat.config import ClientConfig
-from asyncchat.core.events import Bye, Error, Hello, Pong
+from asyncchat.core.events import Bye, Error, Hello, HistoryEnd, HistoryLine, HistoryStart, Pong
 from asyncchat.frontends.line.wire import parse
 
 EXIT_OK, EXIT_CONNECTION, EXIT_NAME_REFUSED = 0, 1, 2
+HISTORY = (HistoryStart, HistoryLine, HistoryEnd)
 # A Hello or /who in a full room lists every name: 10,000 names can pass 64 KiB.
 LINE_LIMIT = 4 * 1024 * 1024
 
@@ -241,7 +242,8 @@ class PipedClient:
             if isinstance(event, Pong) and event.token == self._barrier:
                 self._flushed.set()
                 continue
-            self._print(line)
+            if self._config.history or not isinstance(event, HISTORY):
+                self._print(line)
             if isinstance(event, Bye):
                 with contextlib.suppress(ConnectionLost):
                     while True:

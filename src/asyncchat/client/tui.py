@@ -101,6 +101,10 @@ class ChatCompleter(Completer):
             yield Completion(text, start_position=start)
 
 
+SEEN_LINES = 1000
+"""Public lines remembered so that history after a reconnect repeats none of them."""
+
+
 class Screen:
     """Prints lines above the prompt, with local time and colour if wanted."""
 
@@ -108,10 +112,11 @@ class Screen:
         self._timestamps = config.timestamps
         self._color = config.color
 
-    def show(self, line: str, style: str) -> None:
+    def show(self, line: str, style: str, when: float | None = None) -> None:
+        """`when`: the line's own time (history), else now; shown in local time."""
         parts: list[tuple[str, str]] = []
         if self._timestamps:
-            parts.append(("class:time", time.strftime("[%H:%M] ")))
+            parts.append(("class:time", time.strftime("[%H:%M] ", time.localtime(when))))
         parts.append((f"class:{style}", line))
         if self._color:
             print_formatted_text(FormattedText(parts), style=STYLE)
@@ -141,6 +146,10 @@ class InteractiveClient:
         self._conn: ServerConnection | None = None
         self._name_reply: asyncio.Future[str] | None = None
         self._ended = asyncio.Event()
+        # Public lines shown lately, by (minute, sender, text): history repeats none.
+        self._seen: dict[tuple[int, str, str], None] = {}
+        self._history_header: str | None = None
+        self._history_open = False
 
     async def run(self) -> int:
         conn = await connect(self._config, self._stderr)
@@ -225,13 +234,46 @@ class InteractiveClient:
                 event = parse(line)
                 self._roster.apply(event)
                 self._wanted = self._roster.me
-                self._screen.server(line, event)
+                self._show(line, event)
                 if isinstance(event, Bye):
                     self._ended.set()
                     return _Ended.QUIT
         except ConnectionLost:
             self._ended.set()
             return _Ended.LOST
+
+    def _show(self, line: str, event: Event | None) -> None:
+        """Print a server line; history in local time, each line once, and its
+        frame only when it has a line not shown before (after a reconnect)."""
+        match event:
+            case HistoryStart():
+                self._history_header = line if self._config.history else None
+                return
+            case HistoryLine(record):
+                key = (int(record.time // 60), record.sender, record.text)
+                if not self._config.history or key in self._seen:
+                    return
+                self._remember(key)
+                if self._history_header is not None:
+                    self._screen.show(self._history_header, "history")
+                    self._history_header = None
+                    self._history_open = True
+                [said] = render(Said(record))
+                self._screen.show(said, "history", when=record.time)
+                return
+            case HistoryEnd():
+                if self._history_open:
+                    self._screen.server(line, event)
+                self._history_header, self._history_open = None, False
+                return
+            case Said(record):
+                self._remember((int(time.time() // 60), record.sender, record.text))
+        self._screen.server(line, event)
+
+    def _remember(self, key: tuple[int, str, str]) -> None:
+        self._seen[key] = None
+        if len(self._seen) > SEEN_LINES:
+            del self._seen[next(iter(self._seen))]
 
     async def _ask_name(self) -> str:
         self._screen.local("type another name and press Enter")
@@ -283,7 +325,7 @@ class InteractiveClient:
         echo = self._echo(text)
         if echo is not None:
             [line] = render(echo)
-            self._screen.server(line, echo)
+            self._show(line, echo)
 
     def _echo(self, text: str) -> Event | None:
         """What others see of our public lines (the server does not echo them)."""
