@@ -294,3 +294,61 @@ async def test_after_a_reconnect_history_repeats_nothing_already_shown(
         after = term.screen.getvalue().rsplit("*** Hello John!", 1)[1]
         assert "before the restart" not in after
         assert "Recent messages" not in after
+
+
+def pasted(text: str) -> str:
+    """Keys as a terminal sends a paste (bracketed paste mode), then Enter."""
+    return f"\x1b[200~{text}\x1b[201~\r"
+
+
+async def test_each_pasted_line_is_handled_as_if_typed_alone(server: ChatServer) -> None:
+    """The bug: 'Bob: first⏎second⏎third' sent the last two to everyone, shown as one line."""
+    alice = await Client.join(server.port, "Alice")
+    bob = await Client.join(server.port, "Bob")
+    await alice.line()
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await alice.line()
+        await bob.line()
+        term.type(pasted("Bob: first\nsecond\nthird"))
+        assert await bob.lines(3) == ["*John* first", "<John> second", "<John> third"]
+        assert await alice.lines(2) == ["<John> second", "<John> third"]
+        await term.screen.wait_for("-> *Bob* first")
+        term.type(pasted("public\nBob: private"))
+        assert await alice.line() == "<John> public"
+        assert await bob.lines(2) == ["<John> public", "*John* private"]
+        await term.screen.wait_for("<John> public\r\n")  # its own line, not merged
+        await term.screen.wait_for("-> *Bob* private")
+        await alice.quiet()
+
+
+async def test_a_paste_of_more_than_five_lines_asks_first(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await bob.line()
+        seven = "\n".join(f"line {i}" for i in range(7))
+        term.type(pasted(seven))
+        await term.screen.wait_for("send the 7 pasted lines? (y/n)")
+        term.type("n\r")
+        await term.screen.wait_for("-- the 7 pasted lines were not sent")
+        await bob.quiet()
+        term.type(pasted(seven))
+        await term.screen.wait_for("send the 7 pasted lines? (y/n)")
+        term.type("y\r")
+        assert await bob.lines(7) == [f"<John> line {i}" for i in range(7)]
+
+
+async def test_ctrl_c_clears_a_line_being_typed_and_quits_only_when_empty(
+    server: ChatServer,
+) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await bob.line()
+        term.type("half a thought\x03")
+        term.type("hello\r")
+        assert await bob.line() == "<John> hello"
+        term.type("\x03")
+        assert await term.exit_code() == 0
+    assert await bob.line() == "*** John left"

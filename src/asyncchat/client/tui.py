@@ -20,6 +20,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
 from asyncchat.client.client import (
@@ -101,8 +102,25 @@ class ChatCompleter(Completer):
             yield Completion(text, start_position=start)
 
 
+PASTE_CONFIRM = 5
+"""A paste of more lines than this is sent only after a yes."""
 SEEN_LINES = 1000
 """Public lines remembered so that history after a reconnect repeats none of them."""
+
+
+def _keys() -> KeyBindings:
+    """Ctrl-C clears a line being typed and quits only on an empty one, as shells do."""
+    keys = KeyBindings()
+
+    @keys.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if buffer.text:
+            buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt())
+
+    return keys
 
 
 class Screen:
@@ -150,6 +168,7 @@ class InteractiveClient:
         self._seen: dict[tuple[int, str, str], None] = {}
         self._history_header: str | None = None
         self._history_open = False
+        self._paste: list[str] | None = None
 
     async def run(self) -> int:
         conn = await connect(self._config, self._stderr)
@@ -284,6 +303,9 @@ class InteractiveClient:
             self._name_reply = None
 
     def _prompt(self) -> FormattedText:
+        if self._paste is not None:
+            question = f"send the {len(self._paste)} pasted lines? (y/n) "
+            return FormattedText([("class:prompt", question)])
         if self._name_reply is not None:
             return FormattedText([("class:prompt", "name: ")])
         me = self._roster.me or self._wanted
@@ -299,23 +321,41 @@ class InteractiveClient:
             history=InMemoryHistory(),
             erase_when_done=True,
             style=STYLE if self._config.color else None,
+            key_bindings=_keys(),
         )
         while True:
             try:
                 text = await session.prompt_async(self._prompt)
             except (KeyboardInterrupt, EOFError):
                 return "/quit"
-            stripped = text.strip()
-            if not stripped:
-                continue
-            if self._name_reply is not None and not self._name_reply.done():
-                self._name_reply.set_result(stripped)
-                continue
-            if stripped == "q":
-                return "/quit"
-            if stripped.split(maxsplit=1)[0].lower() == "/quit":
-                return stripped
-            self._send(text)
+            if self._paste is not None:
+                pasted, self._paste = self._paste, None
+                if text.strip().lower() not in ("y", "yes"):
+                    self._screen.local(f"the {len(pasted)} pasted lines were not sent")
+                    continue
+                lines = pasted
+            else:
+                lines = [line for line in text.splitlines() if line.strip()]
+                if len(lines) > PASTE_CONFIRM:
+                    self._paste = lines
+                    continue
+            for line in lines:
+                quit_with = self._typed(line)
+                if quit_with is not None:
+                    return quit_with
+
+    def _typed(self, text: str) -> str | None:
+        """One line as if typed alone (a paste is many): the line to quit with, if it quits."""
+        stripped = text.strip()
+        if self._name_reply is not None and not self._name_reply.done():
+            self._name_reply.set_result(stripped)
+            return None
+        if stripped == "q":
+            return "/quit"
+        if stripped.split(maxsplit=1)[0].lower() == "/quit":
+            return stripped
+        self._send(text)
+        return None
 
     def _send(self, text: str) -> None:
         if self._conn is None:
