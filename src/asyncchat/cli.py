@@ -92,6 +92,12 @@ def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="how long to wait for a connection and for the server's greeting",
     )
     join.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_false",
+        help="no terminal bell when a line mentions your name or a private message arrives",
+    )
+    join.add_argument(
         "--no-history",
         dest="history",
         action="store_false",
@@ -251,6 +257,7 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
         reconnect=args.reconnect,
         stay=args.stay,
         history=args.history,
+        bell=args.bell,
         timeout=args.timeout,
     )
 

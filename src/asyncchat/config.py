@@ -140,6 +140,7 @@ class ClientConfig:
     reconnect: bool = True
     stay: bool = False
     history: bool = True
+    bell: bool = True
     reconnect_delay: float = 1.0
     reconnect_max: float = 30.0
     reconnect_reset: float = 10.0

@@ -58,11 +58,19 @@ class Terminal:
         return await asyncio.wait_for(self.task, TIMEOUT)
 
 
+class RingingOutput(PlainTextOutput):
+    """Plain text, with the terminal bell written as BEL so that a test can see it."""
+
+    def bell(self) -> None:
+        self.write_raw("\a")
+        self.flush()
+
+
 @contextmanager
 def terminal_io() -> Iterator[tuple[PipeInput, Transcript]]:
     with create_pipe_input() as keys:
         screen = Transcript()
-        with create_app_session(input=keys, output=PlainTextOutput(screen)):
+        with create_app_session(input=keys, output=RingingOutput(screen)):
             yield keys, screen
 
 
@@ -352,3 +360,29 @@ async def test_ctrl_c_clears_a_line_being_typed_and_quits_only_when_empty(
         term.type("\x03")
         assert await term.exit_code() == 0
     assert await bob.line() == "*** John left"
+
+
+async def test_a_mention_rings_the_bell_and_other_lines_do_not(server: ChatServer) -> None:
+    alice = await Client.join(server.port, "Alice")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await alice.line()
+        alice.send("johnny is not you", "/me waves")
+        await term.screen.wait_for("* Alice waves")
+        assert "\a" not in term.screen.getvalue()
+        alice.send("hi john!")
+        await term.screen.wait_for("<Alice> hi john!")
+        assert term.screen.getvalue().count("\a") == 1  # rung as the line was printed
+        alice.send("John: psst")
+        await term.screen.wait_for("*Alice* psst")
+        assert term.screen.getvalue().count("\a") == 2
+
+
+async def test_no_bell_keeps_the_terminal_quiet(server: ChatServer) -> None:
+    alice = await Client.join(server.port, "Alice")
+    async with interactive(server.port, "John", bell=False) as term:
+        await term.screen.wait_for("*** Hello John!")
+        await alice.line()
+        alice.send("hi john!", "John: psst")
+        await term.screen.wait_for("*Alice* psst")
+        assert "\a" not in term.screen.getvalue()

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import TextIO
 
 from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.application.current import get_app_session
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
@@ -35,6 +36,7 @@ from asyncchat.client.client import (
     register,
 )
 from asyncchat.client.completion import completions, word_start
+from asyncchat.client.highlight import mentions, nick_class
 from asyncchat.client.roster import Roster
 from asyncchat.config import ClientConfig
 from asyncchat.core import commands
@@ -65,6 +67,15 @@ STYLE = Style.from_dict(
         "local": "#888888 italic",
         "history": "#888888",
         "prompt": "bold",
+        "mention": "bold reverse",
+        "nick0": "ansired",
+        "nick1": "ansigreen",
+        "nick2": "ansiyellow",
+        "nick3": "ansiblue",
+        "nick4": "ansimagenta",
+        "nick5": "ansicyan",
+        "nick6": "ansibrightred",
+        "nick7": "ansibrightgreen",
     }
 )
 _KINDS: dict[type, str] = {
@@ -129,20 +140,34 @@ class Screen:
     def __init__(self, config: ClientConfig) -> None:
         self._timestamps = config.timestamps
         self._color = config.color
+        self._bell = config.bell
 
     def show(self, line: str, style: str, when: float | None = None) -> None:
         """`when`: the line's own time (history), else now; shown in local time."""
-        parts: list[tuple[str, str]] = []
+        self._print([(f"class:{style}", line)], when)
+
+    def server(self, line: str, event: Event | None) -> None:
+        self.show(line, line_class(event))
+
+    def said(self, line: str, event: Said, me: str) -> None:
+        """A public line or action: the nick in its own colour; a mention of `me`
+        highlighted, with the terminal bell unless --no-bell."""
+        record = event.record
+        mentioned = record.sender.casefold() != me.casefold() and mentions(record.text, me)
+        style = "mention" if mentioned else line_class(event)
+        head = f"* {record.sender}" if record.action else f"<{record.sender}>"
+        nick = f"class:{nick_class(record.sender)}"
+        self._print([(nick, head), (f"class:{style}", line[len(head) :])])
+        if mentioned and self._bell:
+            get_app_session().output.bell()
+
+    def _print(self, parts: list[tuple[str, str]], when: float | None = None) -> None:
         if self._timestamps:
-            parts.append(("class:time", time.strftime("[%H:%M] ", time.localtime(when))))
-        parts.append((f"class:{style}", line))
+            parts = [("class:time", time.strftime("[%H:%M] ", time.localtime(when))), *parts]
         if self._color:
             print_formatted_text(FormattedText(parts), style=STYLE)
         else:
             print_formatted_text("".join(text for _, text in parts))
-
-    def server(self, line: str, event: Event | None) -> None:
-        self.show(line, line_class(event))
 
     def local(self, text: str) -> None:
         """A message from the client itself, not the server."""
@@ -287,6 +312,13 @@ class InteractiveClient:
                 return
             case Said(record):
                 self._remember((int(time.time() // 60), record.sender, record.text))
+                self._screen.said(line, event, self._roster.me)
+                return
+            case Private():  # a private message is for you: it rings too
+                self._screen.server(line, event)
+                if self._config.bell:
+                    get_app_session().output.bell()
+                return
         self._screen.server(line, event)
 
     def _remember(self, key: tuple[int, str, str]) -> None:
