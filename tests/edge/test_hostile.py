@@ -302,8 +302,8 @@ async def test_new_rooms_stop_at_max_rooms(start_server: StartServer) -> None:
     await bob.until(lambda line: line.startswith("*** Now in #b"))
     carol.send("/join c")
     assert await carol.until(lambda line: "error" in line) == [
-        "*** Alice left",
-        "*** Bob left",
+        "*** Alice left (moved to another room)",
+        "*** Bob left (moved to another room)",
         "*** error: too many rooms; join an existing one (/rooms)",
     ]
     carol.send("/join b")

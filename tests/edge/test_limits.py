@@ -141,8 +141,8 @@ async def test_a_burst_of_mixed_lines_arrives_in_order_where_it_belongs(
     await bob.line()
     carol.send("/join games")
     assert await carol.line() == "*** Now in #games (1 here): Carol"
-    assert await alice.line() == "*** Carol left"
-    assert await bob.line() == "*** Carol left"
+    assert await alice.line() == "*** Carol left (moved to another room)"
+    assert await bob.line() == "*** Carol left (moved to another room)"
     bob.send_raw(b"one\ntwo\n/me three\nAlice: four\nfive\n/nick Bobby\nsix\n/join games\nseven\n")
     assert await alice.lines(8) == [
         "<Bob> one",
@@ -152,7 +152,7 @@ async def test_a_burst_of_mixed_lines_arrives_in_order_where_it_belongs(
         "<Bob> five",
         "*** Bob is now Bobby",
         "<Bobby> six",
-        "*** Bobby left",
+        "*** Bobby left (moved to another room)",
     ]
     assert await carol.lines(2) == ["*** Bobby joined (2 here)", "<Bobby> seven"]
     await alice.quiet()

@@ -251,12 +251,12 @@ def test_joins_and_leaves_are_logged_but_messages_are_not(
 
 def test_join_moves_you_and_tells_both_rooms(room: Room) -> None:
     assert room.say("John", "/join #games") == [
-        ("Alice", "*** John left"),
-        ("Bob", "*** John left"),
+        ("Alice", "*** John left (moved to another room)"),
+        ("Bob", "*** John left (moved to another room)"),
         ("John", "*** Now in #games (1 here): John"),
     ]
     assert room.say("Bob", "/join GAMES") == [
-        ("Alice", "*** Bob left"),
+        ("Alice", "*** Bob left (moved to another room)"),
         ("Bob", "*** Now in #games (2 here): Bob, John"),
         ("John", "*** Bob joined (2 here)"),
     ]
@@ -357,7 +357,7 @@ def test_a_room_without_history_sends_no_frame() -> None:
     chat.say("Alice", "Bob: private lines are not history")
     chat.say("Alice", "/who")
     assert chat.say("Alice", "/join quiet") == [
-        ("Bob", "*** Alice left"),
+        ("Bob", "*** Alice left (moved to another room)"),
         ("Alice", "*** Now in #quiet (1 here): Alice"),
     ]
 

@@ -14,7 +14,7 @@ async def test_two_rooms_never_see_each_others_public_lines(server: ChatServer) 
     bob = await Client.join(server.port, "Bob")
     await alice.line()
     bob.send("/join #games")
-    assert await alice.line() == "*** Bob left"
+    assert await alice.line() == "*** Bob left (moved to another room)"
     assert await bob.line() == "*** Now in #games (1 here): Bob"
     alice.send("lobby only", "/me stays")
     bob.send("games only", "alice: but this crosses")

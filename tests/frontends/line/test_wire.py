@@ -150,7 +150,7 @@ def test_lines_parse_back_to_their_event(event: Event) -> None:
 def test_history_lines_look_like_the_contract() -> None:
     record = Record("lobby", 1_794_913_560.0 + 59, "Alice", "text")
     assert render(HistoryLine(record)) == ["*** [2026-11-17 11:06] <Alice> text"]
-    assert render(Left("John", LeaveReason.MOVED)) == ["*** John left"]
+    assert render(Left("John", LeaveReason.MOVED)) == ["*** John left (moved to another room)"]
 
 
 def test_errors_parse_back_with_their_text() -> None:

@@ -99,7 +99,7 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
         case HistoryEnd(room):
             return [f"{NOTICE}End of recent messages in #{room}"]
-        case Left(name, LeaveReason.QUIT | LeaveReason.MOVED | LeaveReason.PARTED, None, _):
+        case Left(name, LeaveReason.QUIT | LeaveReason.PARTED, None, _):
             return [f"{NOTICE}{name} left"]
         case Left(name, LeaveReason.QUIT | LeaveReason.PARTED as why, message, _):
             return [
