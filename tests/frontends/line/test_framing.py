@@ -256,3 +256,139 @@ def test_a_subnegotiation_sent_a_byte_at_a_time_is_scanned_once() -> None:
 def test_a_long_line_arriving_whole_costs_its_bytes_as_noise() -> None:
     decoder = LineDecoder(64)
     assert take(decoder, b"x" * 600 + b"\n") == [LineTooLong(64), NOISE]
+
+
+# --- take_partial: lines ended by a pause, for clients that never send an LF ----
+
+
+def test_take_partial_hands_over_the_pending_bytes_and_the_next_start_a_new_line() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"Ali") == []
+    assert take(decoder, b"ce") == []
+    assert decoder.buffered == 5
+    assert decoder.take_partial() == Line("Alice")
+    assert decoder.buffered == 0
+    assert take(decoder, b"Bob: hi") == []
+    assert decoder.take_partial() == Line("Bob: hi")
+    assert decoder.take_partial() is None
+
+
+def test_take_partial_with_nothing_pending_is_none() -> None:
+    decoder = LineDecoder(64)
+    assert decoder.take_partial() is None
+    assert take(decoder, b"one\n") == [Line("one")]
+    assert decoder.take_partial() is None
+
+
+def test_a_blank_partial_is_noise_and_is_paid_for() -> None:
+    decoder = LineDecoder(64)
+    decoder.feed(b" \t ")
+    assert decoder.take_partial() is None
+    assert decoder.buffered == 3
+    for _ in range(NOISE_BYTES // 64):
+        decoder.feed(b" " * 64)
+        assert decoder.take_partial() is None
+    assert decoder.next() == NOISE
+    assert decoder.buffered == 3
+
+
+def test_a_partial_goes_through_the_checks_of_a_line() -> None:
+    decoder = LineDecoder(64)
+    decoder.feed(b"caf\xe9")
+    assert decoder.take_partial() == InvalidUtf8()
+    decoder.feed(b"\xff\xfb\x01h\xff\xf1i\xff")
+    assert decoder.take_partial() == Line("hi")
+    assert take(decoder, b"\xf1 there\n") == [Line(" there")]
+
+
+def test_a_cr_ending_a_partial_is_dropped_as_in_crlf() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"x" * 64 + b"\r") == []
+    assert decoder.take_partial() == Line("x" * 64)
+    decoder.feed(b"a\rb\r")
+    assert decoder.take_partial() == Line("a\rb")
+
+
+def test_a_partial_over_the_limit_not_yet_reported_is_refused() -> None:
+    """Bytes fed while a frame waits for flood control are not looked at by `next`."""
+    decoder = LineDecoder(64)
+    decoder.feed(b"x" * 100)
+    assert decoder.take_partial() == LineTooLong(64)
+    assert decoder.buffered == 100  # paid for as noise
+    assert take(decoder, b"ok") == []
+    assert decoder.take_partial() == Line("ok")
+
+
+def test_take_partial_ends_a_too_long_line_so_the_next_bytes_are_read() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"x" * 65) == [LineTooLong(64)]
+    assert take(decoder, b"still the long line") == []
+    assert decoder.take_partial() is None
+    assert take(decoder, b"hello") == []
+    assert decoder.take_partial() == Line("hello")
+    assert decoder.buffered == 65 + 19
+
+
+def test_an_lf_after_a_partial_was_taken_is_a_blank_line() -> None:
+    decoder = LineDecoder(64)
+    decoder.feed(b"Alice")
+    assert decoder.take_partial() == Line("Alice")
+    assert take(decoder, b"\nhello\n") == [Line("hello")]
+
+
+def test_seen_lf_is_set_by_the_first_lf_and_stays() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"name") == []
+    assert not decoder.seen_lf
+    assert decoder.take_partial() == Line("name")
+    assert take(decoder, b"x\r\n") == [Line("x")]
+    assert decoder.seen_lf
+    assert take(decoder, b"no line ending") == []
+    assert decoder.seen_lf
+
+
+def test_telnet_negotiation_marks_a_telnet_client_read_as_lines() -> None:
+    decoder = LineDecoder(64)
+    assert take(decoder, b"\xff\xfb\x0aAl") == []  # IAC WILL <option 10>: not an LF, but telnet
+    assert decoder.seen_lf
+
+
+@given(
+    st.lists(
+        st.binary(min_size=1, max_size=40).filter(lambda piece: b"\n" not in piece),
+        max_size=10,
+    ),
+    st.data(),
+)
+def test_pieces_ended_by_take_partial_come_out_as_sent_however_each_is_cut(
+    pieces: list[bytes], data: st.DataObject
+) -> None:
+    """Each piece fed in arbitrary chunks and then ended: nothing lost, merged or repeated."""
+    decoder = LineDecoder(4096)
+    frames: list[Frame | Noise] = []
+    for piece in pieces:
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(piece)), max_size=3)))
+        for start, stop in zip([0, *cuts], [*cuts, len(piece)], strict=True):
+            frames += take(decoder, piece[start:stop])
+        partial = decoder.take_partial()
+        if partial is not None:
+            frames.append(partial)
+    telnet = TelnetFilter(4096)
+    expected = []
+    for piece in pieces:
+        kept = telnet.feed(piece)
+        kept = kept[:-1] if kept.endswith(b"\r") else kept
+        if kept and not kept.isspace():
+            expected.append(kept)
+    assert [f.text.encode() for f in frames if isinstance(f, Line)] == [
+        e for e in expected if _utf8(e)
+    ]
+    assert sum(isinstance(f, InvalidUtf8) for f in frames) == sum(not _utf8(e) for e in expected)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -7,6 +7,11 @@ back. Lines are cut out of those bytes one at a time, when the client's token
 bucket allows. While reading is paused the transport cannot see a reset or a
 close, so the socket's state is checked on every wake-up instead, and a user
 who reset the connection is gone at once, whatever input was still waiting.
+
+A client that has never sent a line ending (the classroom exercise's client
+sends its name and each message bare) has its input cut into lines by pauses:
+UNTERMINATED_PAUSE after its last data, what it sent is one line. Its first
+LF makes it a line client for good.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ CHECK_INTERVAL: Final = 0.25
 """Longest wait, while paused, before the socket is checked for a reset or close."""
 TIMER_SLACK: Final = 0.001
 """Timers may fire this early (uvloop counts milliseconds); a line due so soon is handled."""
+UNTERMINATED_PAUSE: Final = 0.3
+"""Before a client's first LF, this long without data ends its line. The segments
+of one send that TCP split arrive within a round trip of each other
+(milliseconds), and 300 ms is more than Linux's shortest retransmission timeout
+(200 ms), so even a lost segment resent once rarely splits a message; a person
+needs longer than 300 ms to type the next message, and does not notice a delay
+this short before theirs is delivered."""
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 6
 """A silent peer is probed after 60 s and dropped after 6 unanswered probes: ~2 min."""
 USER_TIMEOUT_MS = 120_000
@@ -95,6 +107,9 @@ class LineConnection(asyncio.BufferedProtocol):
         self._ready_at = 0.0
         self._wake: asyncio.TimerHandle | None = None
         self._name_timer: asyncio.TimerHandle | None = None
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self._data_at = 0.0
+        self._cut_due = False
         self._paused = False
         self._after_eof: int | None = None
         self._gone = False
@@ -107,7 +122,8 @@ class LineConnection(asyncio.BufferedProtocol):
 
     @property
     def paused(self) -> bool:
-        """Reading is paused: --max-recvq bytes are waiting for flood control."""
+        """Reading is paused: --max-recvq bytes, or a line ended by a pause (which
+        must not take in what came after the pause), are waiting for flood control."""
         return self._paused
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -138,7 +154,14 @@ class LineConnection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         if self._gone:
             return
-        self._decoder.feed(bytes(self._server.scratch[:nbytes]))
+        decoder = self._decoder
+        decoder.feed(bytes(self._server.scratch[:nbytes]))
+        if not decoder.seen_lf:
+            self._data_at = self._loop.time()
+            if self._pause_timer is None:
+                self._pause_timer = self._loop.call_later(UNTERMINATED_PAUSE, self._pause_elapsed)
+        elif self._pause_timer is not None:
+            self._stop_pause()
         self._pump()
 
     def eof_received(self) -> bool:
@@ -162,6 +185,7 @@ class LineConnection(asyncio.BufferedProtocol):
         """EOF: at most --burst more of the lines already read are handled, then the user leaves."""
         if self._after_eof is None:
             self._after_eof = self._server.config.burst
+            self._stop_pause()
             self._pump()
 
     def _pump(self) -> None:
@@ -182,7 +206,12 @@ class LineConnection(asyncio.BufferedProtocol):
                 if frame is None:
                     frame = self._decoder.next()
                     if frame is None:
-                        break
+                        if not self._cut_due:
+                            break
+                        self._cut_due = False
+                        frame = self._decoder.take_partial()
+                        if frame is None:
+                            continue
                     if self._after_eof is not None and isinstance(frame, Noise):
                         continue  # the user is leaving: noise need not be paid for
                     self._held = frame
@@ -228,11 +257,11 @@ class LineConnection(asyncio.BufferedProtocol):
                 self._leave(LeaveReason.CLOSED)
                 self.peer.finish()
             return
-        full = self._decoder.buffered >= self._max_recvq
-        if full and not self._paused:
+        hold = self._cut_due or self._decoder.buffered >= self._max_recvq
+        if hold and not self._paused:
             self._paused = True
             self._transport.pause_reading()
-        elif not full and self._paused:
+        elif not hold and self._paused:
             self._paused = False
             self._transport.resume_reading()
 
@@ -248,6 +277,24 @@ class LineConnection(asyncio.BufferedProtocol):
                 return
             if state is LeaveReason.CLOSED and self._after_eof is None:
                 self._after_eof = self._server.config.burst
+                self._stop_pause()
+        self._pump()
+
+    def _pause_elapsed(self) -> None:
+        """No data for UNTERMINATED_PAUSE before any LF: what is pending is one line.
+
+        The timer is not moved on every read; it is set again here for what is
+        left of the pause since the last data. The line is cut when flood control
+        reaches it; reading waits until then (see `_settle`).
+        """
+        self._pause_timer = None
+        if self._gone or self._after_eof is not None or self._decoder.seen_lf:
+            return
+        left = self._data_at + UNTERMINATED_PAUSE - self._loop.time()
+        if left > TIMER_SLACK:
+            self._pause_timer = self._loop.call_later(left, self._pause_elapsed)
+            return
+        self._cut_due = True
         self._pump()
 
     def _expire(self) -> None:
@@ -267,7 +314,12 @@ class LineConnection(asyncio.BufferedProtocol):
         self._dispatch(self._hub.leave(self.session, reason))
 
     def _stop_timers(self) -> None:
-        for timer in (self._wake, self._name_timer):
+        for timer in (self._wake, self._name_timer, self._pause_timer):
             if timer is not None:
                 timer.cancel()
-        self._wake = self._name_timer = None
+        self._wake = self._name_timer = self._pause_timer = None
+
+    def _stop_pause(self) -> None:
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None

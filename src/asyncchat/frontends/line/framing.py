@@ -4,7 +4,9 @@ Pure and incremental: bytes arrive in arbitrary chunks (a telnet command or a
 UTF-8 character may be split across two reads), so every piece of state lives
 in the decoder and nothing here touches a socket. Lines are cut out only when
 asked for (`LineDecoder.next`), so input that flood control has not let
-through yet stays as bytes, never as a pile of line objects.
+through yet stays as bytes, never as a pile of line objects. A client that
+never ends its lines has its pending partial line taken out on request
+(`LineDecoder.take_partial`); when to ask is the connection's business.
 """
 
 from __future__ import annotations
@@ -155,7 +157,15 @@ class LineDecoder:
     counted as noise: every NOISE_BYTES of it comes out as one `Noise`.
     """
 
-    __slots__ = ("_buffer", "_discarding", "_max_line", "_noise", "_pos", "_telnet")
+    __slots__ = (
+        "_buffer",
+        "_discarding",
+        "_max_line",
+        "_noise",
+        "_pos",
+        "_seen_lf",
+        "_telnet",
+    )
 
     def __init__(self, max_line: int) -> None:
         if max_line < 1:
@@ -165,6 +175,7 @@ class LineDecoder:
         self._pos = 0
         self._discarding = False
         self._noise = 0
+        self._seen_lf = False
         self._telnet = TelnetFilter(max_line)
 
     @property
@@ -176,12 +187,22 @@ class LineDecoder:
         """
         return len(self._buffer) - self._pos + self._noise
 
+    @property
+    def seen_lf(self) -> bool:
+        """The stream has carried a line ending (LF, after telnet bytes are removed),
+        or telnet negotiation (a telnet client, which may send every key as it is
+        typed): from then on its lines end only at an LF, never at `take_partial`."""
+        return self._seen_lf
+
     def feed(self, data: bytes) -> None:
         telnet = self._telnet
         data = telnet.feed(data)
         if telnet.removed:
             self._noise += telnet.removed
             telnet.removed = 0
+            self._seen_lf = True
+        if not self._seen_lf and b"\n" in data:
+            self._seen_lf = True
         if self._pos:
             del self._buffer[: self._pos]
             self._pos = 0
@@ -212,17 +233,48 @@ class LineDecoder:
             end = newline
             if end > start and buffer[end - 1] == CR:
                 end -= 1
-            raw = buffer[start:end]
-            if not raw or raw.isspace():
-                self._noise += newline + 1 - start
-                continue
-            if len(raw) > self._max_line:
-                self._noise += len(raw)
-                return LineTooLong(self._max_line)
-            try:
-                return Line(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                return InvalidUtf8()
+            frame = self._frame(buffer[start:end], newline + 1 - start)
+            if frame is not None:
+                return frame
+
+    def take_partial(self) -> Frame | None:
+        """End the pending partial line here, as an LF would, and return it as a frame.
+
+        For a client that never sends a line ending: its lines end where it
+        pauses, which the connection decides. Call it after `next` returned
+        None, so that complete lines and noise come out first. The bytes pass
+        the checks of `next` (a CR at the end is dropped, as in CRLF) and leave
+        the buffer, so `buffered` stops counting them unless they are noise.
+        None if nothing is pending, if it is blank (noise, like a blank line),
+        or if it is the rest of a too-long line already reported: that line
+        ends here, and the next bytes start a new one instead of being discarded.
+        """
+        start = self._pos
+        pending = len(self._buffer) - start
+        if self._discarding:
+            self._discarding = False
+            self._noise += pending
+            self._drop()
+            return None
+        if not pending:
+            return None
+        raw = bytes(self._buffer[start:])
+        self._drop()
+        return self._frame(raw[:-1] if raw[-1] == CR else raw, pending)
+
+    def _frame(self, raw: bytes | bytearray, size: int) -> Frame | None:
+        """A line's bytes (ending removed) as a frame; None if blank, which is noise.
+        `size` is what the line took of the stream, its ending included."""
+        if not raw or raw.isspace():
+            self._noise += size
+            return None
+        if len(raw) > self._max_line:
+            self._noise += size
+            return LineTooLong(self._max_line)
+        try:
+            return Line(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return InvalidUtf8()
 
     def _partial(self) -> Frame | None:
         pending = len(self._buffer) - self._pos
