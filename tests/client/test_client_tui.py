@@ -87,6 +87,13 @@ async def interactive(port: int, name: str, **settings: Any) -> AsyncIterator[Te
             await asyncio.gather(task, return_exceptions=True)
 
 
+async def restart(server: ChatServer, start_server: StartServer, **settings: Any) -> ChatServer:
+    """Stop the server and start a new one on the same port, as an operator would."""
+    port = server.port
+    await server.shutdown()
+    return await start_server(port=port, **settings)
+
+
 async def test_typing_while_lines_arrive_sends_the_line_whole(server: ChatServer) -> None:
     bob = await Client.join(server.port, "Bob")
     async with interactive(server.port, "John") as term:
@@ -184,8 +191,7 @@ async def test_after_reconnecting_the_client_returns_to_its_room(
         await term.screen.wait_for("*** Hello John!")
         term.type("/join #games\r")
         await term.screen.wait_for("*** Now in #games (1 here): John")
-        await server.shutdown()
-        again = await start_server(port=port)
+        again = await restart(server, start_server)
         await term.screen.wait_for("*** Hello John!")
         await term.screen.wait_for("*** Now in #games (1 here): John")
         bob = await Client.join(again.port, "Bob")
@@ -215,8 +221,7 @@ async def test_after_a_reconnect_quit_still_waits_for_the_goodbye(
     port = server.port
     async with interactive(port, "John", reconnect_delay=0.05) as term:
         await term.screen.wait_for("*** Hello John!")
-        await server.shutdown()
-        again = await start_server(port=port)
+        again = await restart(server, start_server)
         await term.screen.wait_for("*** Hello John!")
         bob = await Client.join(again.port, "Bob")
         await term.screen.wait_for("*** Bob joined (2 online)")
@@ -294,8 +299,7 @@ async def test_after_a_reconnect_history_repeats_nothing_already_shown(
     await alice.until(lambda line: line == "*** pong said")
     async with interactive(port, "John", reconnect_delay=0.05) as term:
         await term.screen.wait_for("<Alice> before the restart")
-        await server.shutdown()
-        await start_server(port=port, db=db)
+        await restart(server, start_server, db=db)
         await term.screen.wait_for("*** Hello John! Online (1): John.")
         term.type("/ping sync\r")
         await term.screen.wait_for("*** pong sync")
