@@ -195,3 +195,37 @@ async def test_no_history_keeps_a_bots_output_to_what_happens_now(server: ChatSe
     assert "Recent messages" not in out
     code, out, _ = await join(server.port, "bot2", stdin=b"")
     assert "old news" in out  # without the flag it is there
+
+
+async def test_a_staying_bot_keeps_its_room_and_every_line_across_a_restart(
+    start_server: StartServer,
+) -> None:
+    """Its stdin stays open (a bot fed by a pipe): nothing sent after the restart is lost,
+    and it is back in the room it had joined."""
+    server = await start_server()
+    port = server.port
+    process = await spawn(port, "--stay", "relaybot", stdin=asyncio.subprocess.PIPE)
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        assert (await process.stdout.readline()).startswith(b"*** Hello relaybot!")
+        process.stdin.write(b"/join ops\n")
+        assert (await process.stdout.readline()).startswith(b"*** Now in #ops")
+        await server.shutdown()
+        assert await process.stdout.readline() == b"*** server is shutting down\n"
+        await asyncio.wait_for(process.stderr.readline(), TIMEOUT)  # reconnecting in 1 s
+        again = await start_server(port=port)
+        assert (await process.stdout.readline()).startswith(b"*** Hello relaybot!")
+        assert (await process.stdout.readline()).startswith(b"*** Now in #ops")
+        carol = await Client.join(again.port, "Carol")
+        carol.send("/join ops")
+        await carol.until(lambda line: line.startswith("*** Now in #ops"))
+        process.stdin.write(b"line2\nline3\n")
+        assert await carol.lines(2) == ["<relaybot> line2", "<relaybot> line3"]
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

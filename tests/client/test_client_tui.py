@@ -390,3 +390,44 @@ async def test_no_bell_keeps_the_terminal_quiet(server: ChatServer) -> None:
         alice.send("hi john!", "John: psst")
         await term.screen.wait_for("*Alice* psst")
         assert "\a" not in term.screen.getvalue()
+
+
+async def test_a_paste_is_split_only_at_line_endings(server: ChatServer) -> None:
+    """U+2028 and friends are not line endings: the private line stays whole and private."""
+    alice = await Client.join(server.port, "Alice")
+    bob = await Client.join(server.port, "Bob")
+    await alice.line()
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await alice.line()
+        await bob.line()
+        term.type(pasted("Bob: pw is\u2028hunter2"))
+        assert await bob.line() == "*John* pw ishunter2"
+        await alice.quiet()
+
+
+async def test_ctrl_c_at_the_paste_question_answers_no(server: ChatServer) -> None:
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        await bob.line()
+        term.type(pasted("\n".join(f"line {i}" for i in range(6))))
+        await term.screen.wait_for("send the 6 pasted lines? (y/n)")
+        term.type("\x03")
+        await term.screen.wait_for("-- the 6 pasted lines were not sent")
+        term.type("still here\r")
+        assert await bob.line() == "<John> still here"
+
+
+async def test_a_paste_at_the_name_question_gives_only_the_name(server: ChatServer) -> None:
+    john = await Client.join(server.port, "John")
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "john") as term:
+        await term.screen.wait_for("name:")
+        term.type(pasted("Johnny\nhello\nagain"))
+        await term.screen.wait_for("*** Hello Johnny!")
+        assert await bob.line() == "*** Johnny joined (3 online)"
+        await bob.quiet()  # the other pasted lines were not sent
+        await john.until(lambda line: line == "*** Johnny joined (3 online)")
+        await john.quiet()
+        assert "not connected: that line was not sent" not in term.screen.getvalue()

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import TextIO
 
+from asyncchat.client.roster import Roster
 from asyncchat.config import ClientConfig
 from asyncchat.core.events import Bye, Error, Hello, HistoryEnd, HistoryLine, HistoryStart, Pong
 from asyncchat.frontends.line.wire import parse
@@ -154,6 +155,10 @@ class PipedClient:
         self._flushed = asyncio.Event()
         self._stop = asyncio.Event()
         self._lines: asyncio.Queue[str | None] | None = None
+        # The pending read of stdin; it outlives a session, so no line is lost to one.
+        self._next_line: asyncio.Task[str | None] | None = None
+        self._roster = Roster()
+        self._reconnecting = False
 
     def _print(self, line: str) -> None:
         self._out.write(line + "\n")
@@ -194,6 +199,7 @@ class PipedClient:
                 return EXIT_CONNECTION if code is None else code
             if loop.time() - opened >= config.reconnect_reset:
                 delay = config.reconnect_delay
+            self._reconnecting = True
             while True:
                 print(f"asyncchat: connection lost; reconnecting in {delay:g} s", file=self._err)
                 with contextlib.suppress(TimeoutError):
@@ -208,18 +214,25 @@ class PipedClient:
                     print(connect_error(config, problem), file=self._err)
 
     async def _session(self, conn: ServerConnection) -> int | None:
-        """The exit code of one session, or None if the connection was lost."""
+        """The exit code of one session, or None if the connection was lost (or, on a
+        reconnect, the name is still held by our old session, or no greeting came)."""
+        room = self._roster.room
         try:
-            _, hello = await register(conn, self._config.name, self._config.timeout)
+            hello, line = await register(
+                conn, self._roster.me or self._config.name, self._config.timeout
+            )
         except NameRefused as refused:
             print(f"asyncchat: name refused: {refused}", file=self._err)
-            return EXIT_NAME_REFUSED
+            return None if self._reconnecting else EXIT_NAME_REFUSED
         except Silent as silent:
             print(f"asyncchat: {self._config.host}:{self._config.port}: {silent}", file=self._err)
-            return EXIT_CONNECTION
+            return None if self._reconnecting else EXIT_CONNECTION
         except ConnectionLost:
             return None
-        self._print(hello)
+        self._print(line)
+        self._roster.apply(hello)
+        if room and room != self._roster.room:
+            conn.send(f"/join {room}")  # back to the room we were in
         receiving = asyncio.create_task(self._receive(conn))
         sending = asyncio.create_task(self._send(conn))
         try:
@@ -242,6 +255,7 @@ class PipedClient:
             if isinstance(event, Pong) and event.token == self._barrier:
                 self._flushed.set()
                 continue
+            self._roster.apply(event)
             if self._config.history or not isinstance(event, HISTORY):
                 self._print(line)
             if isinstance(event, Bye):
@@ -257,12 +271,13 @@ class PipedClient:
         stop = asyncio.create_task(self._stop.wait())
         try:
             while True:
-                next_line = asyncio.create_task(lines.get())
-                await asyncio.wait({next_line, stop}, return_when="FIRST_COMPLETED")
+                if self._next_line is None:
+                    self._next_line = asyncio.create_task(lines.get())
+                await asyncio.wait({self._next_line, stop}, return_when="FIRST_COMPLETED")
                 if stop.done():
-                    next_line.cancel()
                     return
-                line = next_line.result()
+                line = self._next_line.result()
+                self._next_line = None
                 if line is None or line.strip() == "q":
                     break
                 if line.strip():

@@ -284,6 +284,7 @@ class InteractiveClient:
                     return _Ended.QUIT
         except ConnectionLost:
             self._ended.set()
+            self._paste = None  # a question about a paste for a connection that is gone
             return _Ended.LOST
 
     def _show(self, line: str, event: Event | None) -> None:
@@ -292,10 +293,11 @@ class InteractiveClient:
         match event:
             case HistoryStart():
                 self._history_header = line if self._config.history else None
+                self._history_open = False
                 return
             case HistoryLine(record):
                 key = (int(record.time // 60), record.sender, record.text)
-                if not self._config.history or key in self._seen:
+                if not self._config.history or self._shown_before(key):
                     return
                 self._remember(key)
                 if self._history_header is not None:
@@ -320,6 +322,12 @@ class InteractiveClient:
                     get_app_session().output.bell()
                 return
         self._screen.server(line, event)
+
+    def _shown_before(self, key: tuple[int, str, str]) -> bool:
+        """Seen within a minute either way: a line said at :59.9 may arrive at :00.0,
+        and the client's clock need not agree with the server's to the second."""
+        minute, sender, text = key
+        return any((minute + d, sender, text) in self._seen for d in (-1, 0, 1))
 
     def _remember(self, key: tuple[int, str, str]) -> None:
         self._seen[key] = None
@@ -359,18 +367,26 @@ class InteractiveClient:
             try:
                 text = await session.prompt_async(self._prompt)
             except (KeyboardInterrupt, EOFError):
-                return "/quit"
+                if self._paste is None:
+                    return "/quit"
+                text = "n"  # Ctrl-C at the paste question: no, not quit
+            # Only a line ending splits a paste; splitlines() would also cut at
+            # U+2028 and friends, and send the rest of a private line publicly.
+            lines = [line for line in text.split("\n") if line.strip()]
+            if self._name_reply is not None and not self._name_reply.done():
+                self._paste = None
+                if lines:
+                    self._name_reply.set_result(lines[0].strip())
+                continue
             if self._paste is not None:
                 pasted, self._paste = self._paste, None
                 if text.strip().lower() not in ("y", "yes"):
                     self._screen.local(f"the {len(pasted)} pasted lines were not sent")
                     continue
                 lines = pasted
-            else:
-                lines = [line for line in text.splitlines() if line.strip()]
-                if len(lines) > PASTE_CONFIRM:
-                    self._paste = lines
-                    continue
+            elif len(lines) > PASTE_CONFIRM:
+                self._paste = lines
+                continue
             for line in lines:
                 quit_with = self._typed(line)
                 if quit_with is not None:
@@ -379,9 +395,6 @@ class InteractiveClient:
     def _typed(self, text: str) -> str | None:
         """One line as if typed alone (a paste is many): the line to quit with, if it quits."""
         stripped = text.strip()
-        if self._name_reply is not None and not self._name_reply.done():
-            self._name_reply.set_result(stripped)
-            return None
         if stripped == "q":
             return "/quit"
         if stripped.split(maxsplit=1)[0].lower() == "/quit":

@@ -277,8 +277,8 @@ async def test_the_pause_timer_never_outlives_the_connection(
 ) -> None:
     """Whether the client closes, resets, runs out of time to give a name in the
     middle of one, or is refused (server full), no pause ends a line for it
-    afterwards. A line unfinished at EOF is not handed over, as for any client.
-    Bob's pings, held 100 ms each by flood control, measure the time out."""
+    afterwards. (At EOF the unfinished line is handed over at once, not by the
+    pause.) Bob's pings, held 100 ms each by flood control, measure the time out."""
     late: list[LineConnection] = []
     pause_elapsed = LineConnection._pause_elapsed
 
@@ -302,6 +302,11 @@ async def test_the_pause_timer_never_outlives_the_connection(
         await bob.quiet("read")
         if how in ("eof", "reset"):
             await alice.stop(reset=how == "reset")
+            if how == "eof":  # "Ali" was the name, ended by the close
+                assert await bob.lines(2) == [
+                    "*** Ali joined (2 online)",
+                    "*** Ali left (connection closed)",
+                ]
         else:
             for letter in "cexanderthegreat":
                 if alice.eof:
@@ -332,3 +337,15 @@ async def test_a_telnet_client_is_read_as_lines_whatever_its_pauses(server: Chat
         await alice.send(b"ice\r\n")
         await alice.until(hello("Alice"))
         assert await bob.line() == "*** Alice joined (2 online)"
+
+
+async def test_the_last_message_before_a_close_is_delivered(server: ChatServer) -> None:
+    """The exercise's client may close right after its last message, within 300 ms."""
+    bob = await Client.join(server.port, "Bob")
+    async with exercise_client(server.port) as alice:
+        await alice.send(b"Alice")
+        await alice.until(hello("Alice"))
+        assert await bob.line() == "*** Alice joined (2 online)"
+        await alice.send(b"Bob: bye")
+        await alice.stop()
+        assert await bob.lines(2) == ["*Alice* bye", "*** Alice left (connection closed)"]

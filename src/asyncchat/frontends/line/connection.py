@@ -184,8 +184,7 @@ class LineConnection(asyncio.BufferedProtocol):
     def _closed_by_peer(self) -> None:
         """EOF: at most --burst more of the lines already read are handled, then the user leaves."""
         if self._after_eof is None:
-            self._after_eof = self._server.config.burst
-            self._stop_pause()
+            self._eof()
             self._pump()
 
     def _pump(self) -> None:
@@ -276,9 +275,15 @@ class LineConnection(asyncio.BufferedProtocol):
                 self._transport.abort()
                 return
             if state is LeaveReason.CLOSED and self._after_eof is None:
-                self._after_eof = self._server.config.burst
-                self._stop_pause()
+                self._eof()
         self._pump()
+
+    def _eof(self) -> None:
+        """The peer closed: --burst more lines at most; a line it never ended is one."""
+        self._after_eof = self._server.config.burst
+        self._stop_pause()
+        if not self._decoder.seen_lf and self._decoder.buffered:
+            self._cut_due = True  # the exercise's client closes right after its last message
 
     def _pause_elapsed(self) -> None:
         """No data for UNTERMINATED_PAUSE before any LF: what is pending is one line.
