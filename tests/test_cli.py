@@ -324,7 +324,8 @@ def test_switches_do_not_show_a_misleading_default(capsys: pytest.CaptureFixture
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: True)" not in text
     assert "(default: False)" not in text
-    assert "--port PORT server port (default: 51845)" in text
+    assert "--port PORT server port (default: 51845, with --tls 51846)" in text
+    assert "(default: None)" not in text
 
 
 @pytest.mark.parametrize("command", [["join", "Bob"], ["serve"]])

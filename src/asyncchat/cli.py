@@ -18,13 +18,14 @@ from asyncchat.config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TIMEOUT,
+    DEFAULT_TLS_PORT,
     ClientConfig,
     ServerConfig,
 )
 from asyncchat.edge import loop
 
-_CONVERT = {"int": int, "float": float, "str": str}
-_EXPECTED = {int: "an integer", float: "a number", str: "a string"}
+_CONVERT = {"int": int, "float": float, "str": str, "bool": bool}
+_EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 _SETTINGS = {
     spelling: setting
     for setting in dataclasses.fields(ServerConfig)
@@ -37,7 +38,7 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "serve",
         help="run the chat daemon",
         description="Run the chat daemon. Users join with `asyncchat join NAME`, nc or telnet.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Defaults,
     )
     serve.add_argument(
         "--config",
@@ -47,7 +48,8 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     for setting in dataclasses.fields(ServerConfig):
         options = dict(setting.metadata)
-        options.setdefault("type", _CONVERT[str(setting.type)])
+        if "action" not in options:  # a switch (store_true) takes no value to convert
+            options.setdefault("type", _CONVERT[str(setting.type)])
         default = str(default_db_path()) if setting.name == "db" else setting.default
         serve.add_argument("--" + setting.name.replace("_", "-"), default=default, **options)
 
@@ -65,7 +67,22 @@ def _join_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     join.add_argument("name", metavar="NAME", help="the name to chat under")
     join.add_argument("--host", default=DEFAULT_HOST, help="server address")
-    join.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port")
+    join.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"server port (default: {DEFAULT_PORT}, with --tls {DEFAULT_TLS_PORT})",
+    )
+    join.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, verifying the server against the system's CAs",
+    )
+    join.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="verify the server against the CAs in this file instead (implies --tls)",
+    )
     join.add_argument(
         "--no-timestamps",
         dest="timestamps",
@@ -141,7 +158,7 @@ def _checked(setting: dataclasses.Field[Any], key: str, value: object) -> object
     expected = _CONVERT[str(setting.type)]
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, expected) or isinstance(value, bool):
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
         raise ValueError(f"{key!r} must be {_EXPECTED[expected]}, not {_describe(value)}")
     converted = setting.metadata.get("type", expected)(value)
     choices = setting.metadata.get("choices")
@@ -184,10 +201,11 @@ def load_config_file(path: str) -> dict[str, object]:
 
 class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults in the help, except for on/off switches, where "(default: True)"
-    beside `--no-color` would read as the opposite of what it means."""
+    beside `--no-color` would read as the opposite of what it means, and for
+    settings that are off unless given ("(default: )")."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if isinstance(action, argparse._StoreConstAction):
+        if isinstance(action, argparse._StoreConstAction) or action.default in ("", None):
             return action.help
         return super()._get_help_string(action)
 
@@ -223,7 +241,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 
 def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from asyncchat.edge.server import serve
+    from asyncchat.edge.server import TLSError, serve
 
     try:
         config = server_config(args)
@@ -236,7 +254,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     )
     try:
         loop.run(serve(config))
-    except StoreError as problem:
+    except (StoreError, TLSError) as problem:
         logging.getLogger("asyncchat").error("%s", problem)
         return 1
     except OSError as problem:
@@ -251,13 +269,15 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     return ClientConfig(
         name=args.name,
         host=args.host,
-        port=args.port,
+        port=args.port or (DEFAULT_TLS_PORT if args.tls or args.tls_ca else DEFAULT_PORT),
         timestamps=args.timestamps,
         color=args.color and not os.environ.get("NO_COLOR"),
         reconnect=args.reconnect,
         stay=args.stay,
         history=args.history,
         bell=args.bell,
+        tls=args.tls or args.tls_ca is not None,
+        tls_ca=args.tls_ca,
         timeout=args.timeout,
     )
 

@@ -12,6 +12,7 @@ from asyncchat.core.ratelimit import NOISE_BYTES
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 51845
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_TLS_PORT = 51846
 
 
 MIB = 1024 * 1024
@@ -72,6 +73,14 @@ class ServerConfig:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
     )
+    tls_cert: str = setting(
+        "", "PEM certificate (chain) for a TLS listener on --tls-port; SIGHUP reloads it"
+    )
+    tls_key: str = setting("", "PEM private key of --tls-cert")
+    tls_port: int = setting(DEFAULT_TLS_PORT, "TCP port of the TLS listener (0 picks a free one)")
+    no_plain: bool = setting(
+        False, "no plaintext listener: TLS only (needs --tls-cert)", action="store_true"
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -80,6 +89,12 @@ class ServerConfig:
                 problems.append(f"{flag} must be a finite number")
         if not 0 <= self.port <= 65535:
             problems.append("--port must be between 0 and 65535")
+        if not 0 <= self.tls_port <= 65535:
+            problems.append("--tls-port must be between 0 and 65535")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append("--tls-cert and --tls-key go together: give both or neither")
+        if self.no_plain and not self.tls_cert:
+            problems.append("--no-plain needs --tls-cert and --tls-key (else nothing listens)")
         if self.max_line < 64:
             problems.append("--max-line must be at least 64 bytes")
         if self.max_clients < 1:
@@ -141,6 +156,9 @@ class ClientConfig:
     stay: bool = False
     history: bool = True
     bell: bool = True
+    tls: bool = False
+    tls_ca: str | None = None
+    """A PEM file of CAs to verify the server with, instead of the system's."""
     reconnect_delay: float = 1.0
     reconnect_max: float = 30.0
     reconnect_reset: float = 10.0

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import signal
+import ssl
 import sys
 import threading
 from typing import TextIO
@@ -47,13 +48,19 @@ class ServerConnection:
         self._writer = writer
 
     @classmethod
-    async def open(cls, host: str, port: int, within: float) -> ServerConnection:
-        """Connect within `within` seconds (TimeoutError is an OSError here)."""
+    async def open(cls, config: ClientConfig) -> ServerConnection:
+        """Connect (with TLS if asked) within the timeout; TimeoutError and TLS
+        failures are OSErrors here, said in one line by `os_reason`."""
+        tls = None
+        if config.tls:
+            tls = ssl.create_default_context(cafile=config.tls_ca)
         try:
-            async with asyncio.timeout(within):
-                reader, writer = await asyncio.open_connection(host, port, limit=LINE_LIMIT)
+            async with asyncio.timeout(config.timeout):
+                reader, writer = await asyncio.open_connection(
+                    config.host, config.port, limit=LINE_LIMIT, ssl=tls
+                )
         except TimeoutError:
-            raise TimeoutError(0, f"no answer within {within:g} s") from None
+            raise TimeoutError(0, f"no answer within {config.timeout:g} s") from None
         return cls(reader, writer)
 
     def send(self, line: str) -> None:
@@ -106,6 +113,8 @@ def os_reason(problem: OSError) -> str:
     """The system's words for a failed connect, the same on every event loop."""
     if isinstance(problem, TimeoutError) and problem.strerror:
         return problem.strerror
+    if isinstance(problem, ssl.SSLError):
+        return f"TLS: {problem.reason or problem}"
     if problem.errno is not None and problem.errno > 0:
         return os.strerror(problem.errno)
     return problem.strerror or str(problem) or type(problem).__name__
@@ -119,7 +128,7 @@ def connect_error(config: ClientConfig, problem: OSError) -> str:
 async def connect(config: ClientConfig, stderr: TextIO) -> ServerConnection | None:
     """Open the first connection, or say in one line on stderr why not."""
     try:
-        return await ServerConnection.open(config.host, config.port, config.timeout)
+        return await ServerConnection.open(config)
     except OSError as problem:
         print(connect_error(config, problem), file=stderr)
         return None
@@ -208,7 +217,7 @@ class PipedClient:
                     return EXIT_OK
                 delay = min(delay * 2, config.reconnect_max)
                 try:
-                    conn = await ServerConnection.open(config.host, config.port, config.timeout)
+                    conn = await ServerConnection.open(config)
                     break
                 except OSError as problem:
                     print(connect_error(config, problem), file=self._err)

@@ -225,9 +225,7 @@ class InteractiveClient:
         while True:
             if conn is None:
                 try:
-                    conn = await ServerConnection.open(
-                        self._config.host, self._config.port, self._config.timeout
-                    )
+                    conn = await ServerConnection.open(self._config)
                 except OSError as problem:
                     reason = os_reason(problem)
                     self._screen.local(f"cannot reconnect ({reason}); next try in {delay:g} s")

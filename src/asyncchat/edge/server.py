@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,12 @@ from asyncchat.frontends.line.connection import LineConnection
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 4.0
+TLS_HANDSHAKE_TIMEOUT = 10.0
+"""A TLS handshake must finish in this time, so half-open handshakes are not kept."""
+
+
+class TLSError(Exception):
+    """The certificate or key cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class Listener:
     host: str
     port: int
     protocol: Callable[[ChatServer], asyncio.BaseProtocol]
+    tls: ssl.SSLContext | None = None
 
 
 class ChatServer:
@@ -55,6 +63,8 @@ class ChatServer:
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
         self._servers: list[asyncio.Server] = []
+        self._tls_servers: list[asyncio.Server] = []
+        self._tls: ssl.SSLContext | None = None
         self._outbox: Outbox | None = None
         self._warnings: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -66,7 +76,26 @@ class ChatServer:
 
     def listeners(self) -> list[Listener]:
         """Every listening socket this configuration asks for, with its front end."""
-        return [Listener("line", self.config.host, self.config.port, LineConnection)]
+        config = self.config
+        found = []
+        if not config.no_plain:
+            found.append(Listener("line", config.host, config.port, LineConnection))
+        if self._tls is not None:
+            found.append(Listener("line", config.host, config.tls_port, LineConnection, self._tls))
+        return found
+
+    def reload_tls(self) -> None:
+        """Load the certificate files again (SIGHUP): new handshakes use them, and
+        nobody connected is dropped. On a failure the old certificate stays."""
+        if self._tls is None:
+            log.warning("SIGHUP: no TLS listener, nothing to reload")
+            return
+        try:
+            self._tls.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as problem:
+            log.error("could not reload the TLS certificate (the old one stays): %s", problem)
+            return
+        log.info("reloaded the TLS certificate %s", self.config.tls_cert)
 
     async def start(self) -> None:
         """Open the history file and listen on every listener. A StoreError (the
@@ -81,16 +110,27 @@ class ChatServer:
         self.dispatch = Dispatcher(self.hub, directory)
         self._outbox = Outbox(loop)
         try:
+            if config.tls_cert:
+                self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                try:
+                    self._tls.load_cert_chain(config.tls_cert, config.tls_key)
+                except (OSError, ssl.SSLError) as problem:
+                    raise TLSError(
+                        f"cannot use --tls-cert {config.tls_cert} with --tls-key "
+                        f"{config.tls_key}: {problem}"
+                    ) from None
             for listener in self.listeners():
-                self._servers.append(
-                    await loop.create_server(
-                        functools.partial(listener.protocol, self),
-                        listener.host,
-                        listener.port,
-                        backlog=min(self.config.max_clients, 4096),
-                    )
+                server = await loop.create_server(
+                    functools.partial(listener.protocol, self),
+                    listener.host,
+                    listener.port,
+                    backlog=min(self.config.max_clients, 4096),
+                    ssl=listener.tls,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if listener.tls else None,
                 )
-        except OSError:
+                self._servers.append(server)
+                self._tls_servers += [server] if listener.tls else []
+        except (OSError, TLSError):
             for server in self._servers:
                 server.close()
             self._servers.clear()
@@ -103,8 +143,11 @@ class ChatServer:
         else:
             log.info("history in memory only (--db :memory:)")
         self._warnings = loop.call_later(WINDOW, self._flush_warnings)
-        for address in self.addresses:
-            log.info("listening on %s:%d", address[0], address[1])
+        for server in self._servers:
+            tls = " (TLS)" if server in self._tls_servers else ""
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                log.info("listening on %s:%d%s", host, port, tls)
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()
@@ -116,7 +159,13 @@ class ChatServer:
 
     @property
     def port(self) -> int:
+        """The first listener's port (the plaintext one, unless --no-plain)."""
         return self.addresses[0][1]
+
+    @property
+    def tls_port(self) -> int:
+        (server,) = self._tls_servers[:1]
+        return int(server.sockets[0].getsockname()[1])
 
     async def shutdown(self) -> None:
         """Stop accepting, tell everyone, flush, close; abort what will not flush."""
@@ -178,6 +227,7 @@ async def serve(config: ServerConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     await server.start()
     try:
         await stop.wait()

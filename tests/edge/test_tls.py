@@ -1,0 +1,173 @@
+"""TLS listeners: the same protocol over TLS, certificates from trustme, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+from support import TIMEOUT, Client, StartServer, daemon
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def issue(ca: trustme.CA, where: Path) -> str:
+    """A certificate for 127.0.0.1 and its key, in one PEM file (usable as both flags)."""
+    path = where / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(path)
+    return str(path)
+
+
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+async def tls_client(port: int, ca: trustme.CA) -> Client:
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=trusting(ca), server_hostname="127.0.0.1"
+    )
+    return Client(reader, writer)
+
+
+async def tls_join(port: int, ca: trustme.CA, name: str) -> Client:
+    client = await tls_client(port, ca)
+    assert await client.line() == "*** Welcome to asyncchat! What is your name?"
+    client.send(name)
+    assert (await client.line()).startswith(f"*** Hello {name}!")
+    return client
+
+
+@pytest.fixture
+def pem(ca: trustme.CA, tmp_path: Path) -> str:
+    return issue(ca, tmp_path)
+
+
+def replace_certificate(pem: str, ca: trustme.CA, where: Path) -> None:
+    """Put a certificate from another CA in place, as an operator renewing it would."""
+    where.mkdir()
+    Path(pem).write_text(Path(issue(ca, where)).read_text())
+
+
+async def test_the_same_chat_over_tls_and_plain(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0)
+    alice = await tls_join(server.tls_port, ca, "Alice")
+    bob = await Client.join(server.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    bob.send("Alice: over the wire", "in the clear")
+    assert await alice.lines(2) == ["*Bob* over the wire", "<Bob> in the clear"]
+    assert await bob.line() == "-> *Alice* over the wire"
+    alice.send("/me waves securely")
+    assert await bob.line() == "* Alice waves securely"
+
+
+async def test_no_plain_listens_on_tls_only(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0, no_plain=True)
+    assert len(server.addresses) == 1
+    assert server.port == server.tls_port
+    await tls_join(server.tls_port, ca, "Alice")
+
+
+async def test_sighup_reloads_the_certificate_without_dropping_anyone(
+    ca: trustme.CA, pem: str, tmp_path: Path
+) -> None:
+    async with daemon("--tls-cert", pem, "--tls-key", pem, "--tls-port", "0") as server:
+        port = int((await server.log_until(r"listening on [\d.]+:(\d+) \(TLS\)"))[1])
+        alice = await tls_join(port, ca, "Alice")
+        other = trustme.CA()
+        replace_certificate(pem, other, tmp_path / "other")
+        server.process.send_signal(signal.SIGHUP)
+        await server.log_until("reloaded the TLS certificate")
+        bob = await tls_join(port, other, "Bob")
+        assert await alice.line() == "*** Bob joined (2 online)"
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await tls_client(port, ca)  # the old CA no longer vouches for the server
+        bob.send("still here?")
+        assert await alice.line() == "<Bob> still here?"
+
+
+async def test_an_unusable_certificate_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.pem")
+    async with daemon("--tls-cert", missing, "--tls-key", missing) as server:
+        assert await asyncio.wait_for(server.process.wait(), TIMEOUT) == 1
+        assert server.process.stderr is not None
+        err = (await server.process.stderr.read()).decode()
+    assert f"cannot use --tls-cert {missing}" in err
+    assert "Traceback" not in err
+
+
+async def test_a_slow_reader_over_tls_is_cut_off_too(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    """The send-queue cut-off counts what TLS has not sent yet, as plain does."""
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0, max_sendq=64 * 1024, rate=0)
+    sender = await Client.join(server.port, "Sender")
+    slow = await tls_join(server.tls_port, ca, "Slow")
+    assert await sender.line() == "*** Slow joined (2 online)"
+    slow.stop_reading()
+    payload = "x" * 1000
+    left = "*** Slow left (too slow)"
+    async with asyncio.timeout(20):
+        for round_ in range(200):  # at most 20 MB, far past any kernel buffer
+            sender.send(*(f"{round_} {payload}" for _ in range(50)), f"/ping {round_}")
+            seen = await sender.until(lambda line: line.startswith("*** pong") or line == left)
+            if seen[-1] == left:
+                break
+    assert seen[-1] == left
+    assert server.hub.find("slow") is None
+
+
+async def test_the_client_joins_over_tls_with_its_own_ca(
+    start_server: StartServer, ca: trustme.CA, pem: str, tmp_path: Path
+) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(ca_file)
+    bob = await Client.join(server.port, "Bob")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "join",
+        "--port",
+        str(server.tls_port),
+        "--tls-ca",
+        str(ca_file),
+        "Carol",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(b"Bob: sealed\n"), TIMEOUT)
+    assert process.returncode == 0, err
+    assert await bob.lines(2) == ["*** Carol joined (2 online)", "*Carol* sealed"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "join",
+        "--port",
+        str(server.tls_port),
+        "--tls",
+        "Dave",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 1  # the system's CAs do not know trustme's
+    assert err.decode().startswith(
+        f"asyncchat: cannot connect to 127.0.0.1:{server.tls_port}: TLS:"
+    )
