@@ -26,6 +26,7 @@ from asyncchat.core.events import (
     Event,
 )
 from asyncchat.core.hub import Hub
+from asyncchat.core.names import Name
 from asyncchat.core.registry import Session, State
 from asyncchat.frontends.line.framing import Line
 from asyncchat.frontends.line.parser import interpret
@@ -47,8 +48,8 @@ class Room:
             if isinstance(effect, Close):
                 continue
             if isinstance(effect, ClaimName):
-                free = self.hub.directory.claim(effect.key)
-                said += self.heard(self.hub.claimed(effect, free))
+                holder = self.hub.directory.claim(Name(effect.display, effect.key))
+                said += self.heard(self.hub.claimed(effect, holder))
                 continue
             to = effect.to
             if isinstance(to, ToRoom):

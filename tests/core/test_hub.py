@@ -87,14 +87,14 @@ def test_a_name_is_claimed_through_the_directory_and_its_answer_fed_back() -> No
     session = chat.sessions["x"]
     (claim,) = chat.hub.handle(session, Register("Zoë"))
     assert claim == ClaimName(session.id, "Zoë", "zoë")
-    assert chat.heard(chat.hub.claimed(claim, free=False)) == [
+    assert chat.heard(chat.hub.claimed(claim, holder="Zoë")) == [
         ("x", "*** error: the name 'Zoë' is taken"),
         ("x", "*** Please choose another name: type your name and press Enter."),
     ]
     assert session.state is State.NAMING
-    answer = chat.heard(chat.hub.claimed(claim, free=True))
+    answer = chat.heard(chat.hub.claimed(claim, holder=None))
     assert answer[0] == ("x", "*** Hello Zoë! Online (1): Zoë. Type /help for commands.")
-    assert chat.hub.claimed(claim, free=True) == []  # already named
+    assert chat.hub.claimed(claim, holder=None) == []  # already named
 
 
 def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
@@ -115,7 +115,7 @@ def test_a_session_can_be_in_several_rooms_at_once(room: Room) -> None:
 
     (claim,) = room.hub.handle(alice, Nick("Alicia"))
     assert isinstance(claim, ClaimName)
-    renamed = room.hub.claimed(claim, free=True)
+    renamed = room.hub.claimed(claim, holder=None)
     assert events_to(room, "Bob", renamed) == [Renamed("Alice", "Alicia")]  # once, not twice
     assert events_to(room, "John", renamed) == [Renamed("Alice", "Alicia")]
 
@@ -148,7 +148,7 @@ def test_registration_is_hello_to_the_newcomer_and_joined_to_the_room() -> None:
     bob = chat.sessions["Bob"]
     (claim,) = chat.hub.handle(bob, Register("Bob"))
     assert isinstance(claim, ClaimName)
-    effects = chat.hub.claimed(claim, free=True)
+    effects = chat.hub.claimed(claim, holder=None)
     assert events_to(chat, "Bob", effects) == [Hello("Bob", ("Alice", "Bob"))]
     assert events_to(chat, "Alice", effects) == [Joined("Bob", 2, room="lobby")]
 
@@ -198,13 +198,13 @@ def test_a_rename_goes_through_the_directory_and_reaches_a_renamer_in_no_room(
     alice = room.sessions["Alice"]
     (claim,) = room.hub.handle(alice, Nick("Alicia"))
     assert claim == ClaimName(alice.id, "Alicia", "alicia", rename=True)
-    refused = room.hub.claimed(claim, free=False)  # taken elsewhere, say on another daemon
+    refused = room.hub.claimed(claim, holder="Alicia")  # held elsewhere, say on another daemon
     assert events_to(room, "Alice", refused) == [
         Error(ErrorCode.NAME_TAKEN, "the name 'Alicia' is taken")
     ]
     room.hub.handle(alice, Part("lobby"))
     assert alice.rooms == {}
-    renamed = room.hub.claimed(claim, free=True)
+    renamed = room.hub.claimed(claim, holder=None)
     assert events_to(room, "Alice", renamed) == [Renamed("Alice", "Alicia")]
     assert events_to(room, "Bob", renamed) == []
     case_only = room.hub.handle(alice, Nick("ALICIA"))

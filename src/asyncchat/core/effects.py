@@ -61,7 +61,7 @@ class Close:
 @dataclass(frozen=True, slots=True)
 class ClaimName:
     """A request: is this name free? The edge asks the directory and answers
-    with `Hub.claimed(claim, free)`. `rename`: for /nick, not for a first name."""
+    with `Hub.claimed(claim, holder)`. `rename`: for /nick, not for a first name."""
 
     session: int
     display: str

@@ -59,9 +59,12 @@ from asyncchat.core.events import (
 from asyncchat.core.history import RecentHistory
 from asyncchat.core.ignores import MAX_IGNORED, IgnoreTable
 from asyncchat.core.logthrottle import WarningThrottle
+from asyncchat.core.lookalike import mixes_scripts
 from asyncchat.core.names import (
+    MIXED_SCRIPTS,
     RESERVED,
     InvalidName,
+    LooksLike,
     Name,
     looks_like_name,
     name_key,
@@ -88,6 +91,10 @@ def _shown(text: str, limit: int = 40) -> str:
     """A user's raw input, quotable in an error: control characters made visible."""
     visible = escape_forbidden(text)
     return visible if len(visible) <= limit else visible[: limit - 1] + "…"
+
+
+def _looks_like(wanted: str, other: str) -> str:
+    return f"'{_shown(wanted)}' looks too much like '{other}'"
 
 
 def _not_valid(wanted: str, problem: InvalidName, what: str = "name") -> str:
@@ -238,28 +245,40 @@ class Hub(Generic[P]):
             return []
         try:
             name = parse_name(wanted)
+        except LooksLike as looks:
+            return self._refuse_name(session, _looks_like(wanted, looks.other), taken=True)
         except InvalidName as problem:
             return self._refuse_name(session, _not_valid(wanted, problem))
         return [ClaimName(session.id, name.display, name.key)]
 
-    def claimed(self, claim: ClaimName, free: bool) -> list[Effect]:
-        """The directory's answer to a `ClaimName`: named (or renamed), or refused."""
+    def claimed(self, claim: ClaimName, holder: str | None) -> list[Effect]:
+        """The directory's answer to a `ClaimName`: `holder` is None when the name is
+        free, else the name held that it is or looks like. Named (or renamed), or refused."""
         session = self._sessions.get(claim.session)
         display, key = claim.display, claim.key
-        taken = not free or self.directory.get(key) not in (None, session)
+        if session is None or holder == session.name:
+            holder = None  # one's own name, or a look of it (a change of case, say)
         if session is None:
             return []
+        refusal = None
+        if holder is not None:
+            refusal = (
+                f"the name '{display}' is taken"
+                if name_key(holder) == key
+                else _looks_like(display, holder)
+            )
+        elif mixes_scripts(display):  # after the look-alike check: that says more
+            refusal = f"'{_shown(display)}' is not a valid name: {MIXED_SCRIPTS}"
         if claim.rename:
             if session.state is not State.CHATTING:
                 return []
-            if taken:
-                text = f"the name '{display}' is taken"
-                return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+            if refusal is not None:
+                return [self._error(session, ErrorCode.NAME_TAKEN, refusal)]
             return self._renamed(session, Name(display, key))
         if session.state is not State.NAMING:
             return []
-        if taken:
-            return self._refuse_name(session, f"the name '{display}' is taken", taken=True)
+        if refusal is not None:
+            return self._refuse_name(session, refusal, taken=True)
         name = Name(display, key)
         self.directory.add(session, name, LOBBY)
         session.state = State.CHATTING
@@ -515,6 +534,8 @@ class Hub(Generic[P]):
     def _rename(self, session: Session[P], wanted: str) -> list[Effect]:
         try:
             name = parse_name(wanted)
+        except LooksLike as looks:
+            return [self._error(session, ErrorCode.NAME_TAKEN, _looks_like(wanted, looks.other))]
         except InvalidName as problem:
             return [self._error(session, ErrorCode.BAD_NAME, _not_valid(wanted, problem))]
         if name.display == session.name:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from asyncchat.core.lookalike import skeleton
 from asyncchat.core.sanitize import invisible_characters
 
 MAX_NAME_LENGTH = 24
 RESERVED = frozenset({"server", "all"})
+_RESERVED_LOOKS = {skeleton(name): name for name in RESERVED}
 _PUNCTUATION = frozenset("_-.")
 _CHARACTERS_RULE = "a name may contain only letters, digits, '_', '-' and '.'"
 _LISTED_CODE_POINTS = 4
@@ -22,6 +24,11 @@ _LISTED_CODE_POINTS = 4
 class Name:
     display: str
     key: str
+
+    @property
+    def skeleton(self) -> str:
+        """How the name looks (UTS #39): two names that look alike share it."""
+        return skeleton(self.key)
 
 
 class InvalidName(ValueError):
@@ -98,7 +105,21 @@ def parse_name(text: str) -> Name:
     key = name_key(display)
     if key in RESERVED:
         raise InvalidName(f"the name '{display}' is reserved")
+    reserved = _RESERVED_LOOKS.get(skeleton(key))
+    if reserved is not None:
+        raise LooksLike(reserved)
     return Name(display, key)
+
+
+MIXED_SCRIPTS = "it mixes alphabets as no one writes them (like Latin with Cyrillic)"
+
+
+class LooksLike(InvalidName):
+    """The name looks like `other` (a reserved one here; an online one at the claim)."""
+
+    def __init__(self, other: str) -> None:
+        super().__init__(other)
+        self.other = other
 
 
 def parse_room(text: str) -> Name:

@@ -115,10 +115,11 @@ class Registry(Generic[P]):
     A room exists while someone is in it; the first one in names it.
     """
 
-    __slots__ = ("_by_key", "_rooms")
+    __slots__ = ("_by_key", "_by_look", "_rooms")
 
     def __init__(self) -> None:
         self._by_key: dict[str, Session[P]] = {}
+        self._by_look: dict[str, Session[P]] = {}
         self._rooms: dict[str, Room[P]] = {}
 
     def __len__(self) -> int:
@@ -127,19 +128,23 @@ class Registry(Generic[P]):
     def get(self, key: str) -> Session[P] | None:
         return self._by_key.get(key)
 
-    def claim(self, key: str) -> bool:
-        return key not in self._by_key
+    def claim(self, name: Name) -> str | None:
+        """None if `name` is free; else the name online that it is, or looks like."""
+        holder = self._by_key.get(name.key) or self._by_look.get(name.skeleton)
+        return holder.name if holder is not None else None
 
     def add(self, session: Session[P], name: Name, room: Name) -> None:
         if name.key in self._by_key:
             raise KeyError(f"{name.display} is taken")
         session.name, session.key = name.display, name.key
         self._by_key[name.key] = session
+        self._by_look[name.skeleton] = session
         self.enter(session, room)
 
     def remove(self, session: Session[P]) -> None:
         """Forget the name and leave every room."""
         del self._by_key[session.key]
+        self._by_look.pop(Name(session.name, session.key).skeleton, None)
         for room in list(session.rooms):
             self.leave(session, room)
 
@@ -167,7 +172,9 @@ class Registry(Generic[P]):
         if holder is not None and holder is not session:
             raise KeyError(f"{name.display} is taken")
         del self._by_key[session.key]
+        self._by_look.pop(Name(session.name, session.key).skeleton, None)
         self._by_key[name.key] = session
+        self._by_look[name.skeleton] = session
         for room in session.rooms:
             self._rooms[room].rename(session.name, name.display)
         session.name, session.key = name.display, name.key

@@ -28,6 +28,7 @@ from asyncchat.core.effects import (
 )
 from asyncchat.core.events import Event, LeaveReason, Said
 from asyncchat.core.hub import Hub
+from asyncchat.core.names import Name
 
 MIN_CORK = 0.002
 MAX_CORK = 0.050
@@ -197,7 +198,8 @@ class Dispatcher:
                 if peer is not None:
                     peer.finish()
             elif isinstance(effect, ClaimName):
-                self(self._hub.claimed(effect, self._directory.claim(effect.key)))
+                name = Name(effect.display, effect.key)
+                self(self._hub.claimed(effect, self._directory.claim(name)))
             else:
                 self.deliver((effect.event,), effect.to)
 
