@@ -17,6 +17,10 @@ def test_look_alikes_of_alice_share_her_skeleton(lookalike: str) -> None:
     assert skeleton(name_key(lookalike)) == skeleton(name_key("Alice"))
 
 
+def test_a_digit_that_looks_like_a_letter_is_a_look_alike() -> None:
+    assert skeleton(name_key("b0b")) == skeleton(name_key("Bob"))
+
+
 @pytest.mark.parametrize("name", ["Ελένη", "Иван", "山田", "محمد", "José", "Zoë", "山田Taro"])
 def test_names_in_one_script_as_people_write_are_valid(name: str) -> None:
     assert parse_name(name).display == name

@@ -171,3 +171,54 @@ async def test_the_client_joins_over_tls_with_its_own_ca(
     assert err.decode().startswith(
         f"asyncchat: cannot connect to 127.0.0.1:{server.tls_port}: TLS:"
     )
+
+
+async def test_a_failed_reload_keeps_the_old_certificate_working(
+    start_server: StartServer,
+    ca: trustme.CA,
+    pem: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A renewal caught half written (a new certificate, the old key) must not
+    break the handshakes that worked: the reload is tried before it is applied."""
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0)
+    alice = await tls_join(server.tls_port, ca, "Alice")
+    write_mismatched(pem, trustme.CA(), tmp_path / "other")
+    server.reload_tls()
+    assert any("could not reload the TLS certificate" in r.getMessage() for r in caplog.records)
+    bob = await tls_join(server.tls_port, ca, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    await bob.quiet()
+
+
+def write_mismatched(pem: str, other: trustme.CA, where: Path) -> None:
+    """A new certificate beside a key that is not its own."""
+    where.mkdir()
+    key = Path(pem).read_text().split("-----BEGIN CERTIFICATE-----")[0]
+    certificate = other.issue_cert("127.0.0.1").cert_chain_pems[0].bytes().decode()
+    Path(pem).write_text(key + certificate)
+
+
+async def test_the_client_says_why_tls_failed(start_server: StartServer, pem: str) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0)
+    for port, why in [
+        (server.tls_port, "TLS: the server's certificate is not trusted"),
+        (server.port, "TLS: the server does not speak TLS there (a plaintext port?)"),
+    ]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "asyncchat",
+            "join",
+            "--port",
+            str(port),
+            "--tls",
+            "Eve",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert process.returncode == 1
+        assert why in err.decode(), err

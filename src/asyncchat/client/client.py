@@ -53,7 +53,11 @@ class ServerConnection:
         failures are OSErrors here, said in one line by `os_reason`."""
         tls = None
         if config.tls:
-            tls = ssl.create_default_context(cafile=config.tls_ca)
+            try:
+                tls = ssl.create_default_context(cafile=config.tls_ca)
+            except OSError as problem:  # a --tls-ca file that cannot be read
+                reason = problem.strerror or str(problem)
+                raise OSError(0, f"--tls-ca {config.tls_ca}: {reason}") from None
         try:
             async with asyncio.timeout(config.timeout):
                 reader, writer = await asyncio.open_connection(
@@ -113,7 +117,11 @@ def os_reason(problem: OSError) -> str:
     """The system's words for a failed connect, the same on every event loop."""
     if isinstance(problem, TimeoutError) and problem.strerror:
         return problem.strerror
+    if isinstance(problem, ssl.SSLCertVerificationError):
+        return f"TLS: the server's certificate is not trusted ({problem.verify_message})"
     if isinstance(problem, ssl.SSLError):
+        if problem.reason == "WRONG_VERSION_NUMBER":
+            return "TLS: the server does not speak TLS there (a plaintext port?)"
         return f"TLS: {problem.reason or problem}"
     if problem.errno is not None and problem.errno > 0:
         return os.strerror(problem.errno)

@@ -23,8 +23,12 @@ def _checker() -> icu.SpoofChecker:
 
 
 def skeleton(key: str) -> str:
-    """What a name key looks like: equal skeletons are names a reader cannot tell apart."""
-    return str(_checker().getSkeleton(0, key))
+    """What a name key looks like: equal skeletons are names a reader cannot tell apart.
+
+    Case-folded again after the mapping, because ICU's prototypes can be capitals
+    (the digit 0 becomes O), so `b0b` and `bob` meet.
+    """
+    return str(_checker().getSkeleton(0, key)).casefold()
 
 
 def mixes_scripts(name: str) -> bool:

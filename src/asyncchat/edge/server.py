@@ -91,6 +91,10 @@ class ChatServer:
             log.warning("SIGHUP: no TLS listener, nothing to reload")
             return
         try:
+            # A trial load first: a failed load into the live context would leave it
+            # half replaced (a new certificate without its key), failing every handshake.
+            trial = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            trial.load_cert_chain(self.config.tls_cert, self.config.tls_key)
             self._tls.load_cert_chain(self.config.tls_cert, self.config.tls_key)
         except (OSError, ssl.SSLError) as problem:
             log.error("could not reload the TLS certificate (the old one stays): %s", problem)
