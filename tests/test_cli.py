@@ -101,6 +101,12 @@ def test_help_explains_each_flag_with_its_default(capsys: pytest.CaptureFixture[
         (["--history-keep", "0"], "--history-keep must be at least 1"),
         (["--rate", "nan"], "--rate must be a finite number"),
         (["--register-timeout", "inf"], "--register-timeout must be a finite number"),
+        (
+            ["--tls-cert", "c.pem", "--tls-key", "k.pem", "--port", "7000", "--tls-port", "7000"],
+            "--tls-port must differ from --port",
+        ),
+        (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
+        (["--no-plain"], "--no-plain needs --tls-cert and --tls-key"),
         (["--max-recvq", "2561"], "--max-recvq must be at least --max-line + 514"),
         (["--exempt", "10.0.0.0/33"], "--exempt: '10.0.0.0/33' is not an address or CIDR"),
         (["--max-per-ip", "0"], "--max-per-ip must be at least 1"),

@@ -91,6 +91,8 @@ class ServerConfig:
             problems.append("--port must be between 0 and 65535")
         if not 0 <= self.tls_port <= 65535:
             problems.append("--tls-port must be between 0 and 65535")
+        if self.tls_cert and self.tls_port == self.port != 0:
+            problems.append("--tls-port must differ from --port")
         if bool(self.tls_cert) != bool(self.tls_key):
             problems.append("--tls-cert and --tls-key go together: give both or neither")
         if self.no_plain and not self.tls_cert:

@@ -222,3 +222,15 @@ async def test_the_client_says_why_tls_failed(start_server: StartServer, pem: st
         _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
         assert process.returncode == 1
         assert why in err.decode(), err
+
+
+async def test_a_clean_close_over_tls_leaves_quietly(
+    start_server: StartServer, ca: trustme.CA, pem: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0)
+    bob = await Client.join(server.port, "Bob")
+    alice = await tls_join(server.tls_port, ca, "Alice")
+    assert await bob.line() == "*** Alice joined (2 online)"
+    alice.writer.write_eof() if alice.writer.can_write_eof() else alice.writer.close()
+    assert await bob.line() == "*** Alice left (connection closed)"
+    assert not any("eof_received" in r.getMessage() for r in caplog.records)

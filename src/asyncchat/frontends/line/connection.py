@@ -166,7 +166,9 @@ class LineConnection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self._closed_by_peer()
-        return True
+        # Keep the write side open for the answers still due; a TLS transport
+        # closes anyway (and warns when asked not to), so it is not asked.
+        return self._transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.peer.stop_timer()
