@@ -157,3 +157,27 @@ async def daemon(*flags: str, env: dict[str, str] | None = None) -> AsyncIterato
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def spawn_join(port: int, *args: str, stdin: int) -> asyncio.subprocess.Process:
+    """`asyncchat join --port PORT ARGS…` as a subprocess with real pipes for stdout and stderr."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "asyncchat",
+        "join",
+        "--port",
+        str(port),
+        *args,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, str, str]:
+    """Run `asyncchat join` to its end on `stdin`: (exit code, stdout, stderr)."""
+    process = await spawn_join(port, *args, stdin=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(stdin), TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

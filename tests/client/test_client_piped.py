@@ -5,42 +5,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 from typing import cast
 
 import pytest
-from support import TIMEOUT, Client, StartServer
+from support import TIMEOUT, Client, StartServer, run_join, spawn_join
 
 from asyncchat.client.client import ConnectionLost, ServerConnection
 from asyncchat.edge.server import ChatServer
 
 
-async def spawn(port: int, *args: str, stdin: int) -> asyncio.subprocess.Process:
-    """`asyncchat join` as a subprocess with real pipes for stdout and stderr."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(port),
-        *args,
-        stdin=stdin,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def join(port: int, *args: str, stdin: bytes | None = b"") -> tuple[int, str, str]:
-    process = await spawn(port, *args, stdin=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(stdin), TIMEOUT)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_a_one_shot_private_message_is_delivered(server: ChatServer) -> None:
     bob = await Client.join(server.port, "Bob")
-    code, out, err = await join(server.port, "John", stdin=b"Bob: hi\n")
+    code, out, err = await run_join(server.port, "John", stdin=b"Bob: hi\n")
     assert code == 0, err
     assert await bob.lines(3) == ["*** John joined (2 online)", "*John* hi", "*** John left"]
     assert out.splitlines() == [
@@ -57,7 +33,7 @@ async def test_everything_sent_is_handled_before_exit_even_when_throttled(
     server = await start_server(rate=100, burst=5)
     bob = await Client.join(server.port, "Bob")
     lines = b"".join(b"line %d\n" % i for i in range(40))
-    code, out, _ = await join(server.port, "John", stdin=lines)
+    code, out, _ = await run_join(server.port, "John", stdin=lines)
     assert code == 0
     received = await bob.lines(42)
     assert received[1:41] == [f"<John> line {i}" for i in range(40)]
@@ -66,7 +42,7 @@ async def test_everything_sent_is_handled_before_exit_even_when_throttled(
 
 
 async def test_received_lines_go_to_stdout_and_q_quits(server: ChatServer) -> None:
-    process = await spawn(server.port, "John", stdin=asyncio.subprocess.PIPE)
+    process = await spawn_join(server.port, "John", stdin=asyncio.subprocess.PIPE)
     assert process.stdin is not None
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello John!")
@@ -83,7 +59,7 @@ async def test_received_lines_go_to_stdout_and_q_quits(server: ChatServer) -> No
 
 
 async def test_stay_keeps_listening_after_eof_until_a_signal(server: ChatServer) -> None:
-    process = await spawn(server.port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
+    process = await spawn_join(server.port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
     assert process.stdout is not None
     assert (await process.stdout.readline()).startswith(b"*** Hello logbot!")
     alice = await Client.join(server.port, "Alice")
@@ -97,7 +73,7 @@ async def test_stay_keeps_listening_after_eof_until_a_signal(server: ChatServer)
 
 async def test_a_refused_name_exits_2_with_the_reason(server: ChatServer) -> None:
     john = await Client.join(server.port, "John")
-    code, out, err = await join(server.port, "JOHN", stdin=b"hi\n")
+    code, out, err = await run_join(server.port, "JOHN", stdin=b"hi\n")
     await john.quiet()
     assert code == 2
     assert err == "asyncchat: name refused: the name 'JOHN' is taken\n"
@@ -108,7 +84,7 @@ async def test_no_server_exits_1_with_one_line_and_no_traceback() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code, out, err = await join(port, "John")
+    code, out, err = await run_join(port, "John")
     assert code == 1
     assert err == f"asyncchat: cannot connect to 127.0.0.1:{port}: Connection refused\n"
     assert out == ""
@@ -116,7 +92,7 @@ async def test_no_server_exits_1_with_one_line_and_no_traceback() -> None:
 
 async def test_the_server_going_away_exits_1_without_reconnect(server: ChatServer) -> None:
     """A bot told --no-reconnect (without it, --stay reconnects: the test below)."""
-    process = await spawn(
+    process = await spawn_join(
         server.port, "--stay", "--no-reconnect", "John", stdin=asyncio.subprocess.DEVNULL
     )
     assert process.stdout is not None
@@ -146,7 +122,7 @@ async def test_a_server_that_says_nothing_is_one_line_and_exit_1() -> None:
     port = silent.sockets[0].getsockname()[1]
     async with silent:
         started = asyncio.get_running_loop().time()
-        code, out, err = await join(port, "Bob", "--timeout", "0.5")
+        code, out, err = await run_join(port, "Bob", "--timeout", "0.5")
         elapsed = asyncio.get_running_loop().time() - started
     assert code == 1
     assert out == ""
@@ -161,7 +137,7 @@ async def test_a_staying_bot_reconnects_after_the_server_restarts(
 ) -> None:
     server = await start_server()
     port = server.port
-    process = await spawn(port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
+    process = await spawn_join(port, "--stay", "logbot", stdin=asyncio.subprocess.DEVNULL)
     assert process.stdout is not None
     assert process.stderr is not None
     try:
@@ -189,11 +165,11 @@ async def test_no_history_keeps_a_bots_output_to_what_happens_now(server: ChatSe
     alice = await Client.join(server.port, "Alice")
     alice.send("old news")
     await alice.quiet()
-    code, out, _ = await join(server.port, "--no-history", "bot", stdin=b"")
+    code, out, _ = await run_join(server.port, "--no-history", "bot", stdin=b"")
     assert code == 0
     assert "old news" not in out
     assert "Recent messages" not in out
-    code, out, _ = await join(server.port, "bot2", stdin=b"")
+    code, out, _ = await run_join(server.port, "bot2", stdin=b"")
     assert "old news" in out  # without the flag it is there
 
 
@@ -204,7 +180,7 @@ async def test_a_staying_bot_keeps_its_room_and_every_line_across_a_restart(
     and it is back in the room it had joined."""
     server = await start_server()
     port = server.port
-    process = await spawn(port, "--stay", "relaybot", stdin=asyncio.subprocess.PIPE)
+    process = await spawn_join(port, "--stay", "relaybot", stdin=asyncio.subprocess.PIPE)
     assert process.stdin is not None
     assert process.stdout is not None
     assert process.stderr is not None

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import ssl
-import sys
 from pathlib import Path
 
 import pytest
 import trustme
-from support import TIMEOUT, Client, StartServer, daemon
+from support import TIMEOUT, Client, StartServer, daemon, run_join
 
 
 @pytest.fixture(scope="module")
@@ -136,41 +135,14 @@ async def test_the_client_joins_over_tls_with_its_own_ca(
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(ca_file)
     bob = await Client.join(server.port, "Bob")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(server.tls_port),
-        "--tls-ca",
-        str(ca_file),
-        "Carol",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, _, err = await run_join(
+        server.tls_port, "--tls-ca", str(ca_file), "Carol", stdin=b"Bob: sealed\n"
     )
-    _, err = await asyncio.wait_for(process.communicate(b"Bob: sealed\n"), TIMEOUT)
-    assert process.returncode == 0, err
+    assert code == 0, err
     assert await bob.lines(2) == ["*** Carol joined (2 online)", "*Carol* sealed"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "asyncchat",
-        "join",
-        "--port",
-        str(server.tls_port),
-        "--tls",
-        "Dave",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode == 1  # the system's CAs do not know trustme's
-    assert err.decode().startswith(
-        f"asyncchat: cannot connect to 127.0.0.1:{server.tls_port}: TLS:"
-    )
+    code, _, err = await run_join(server.tls_port, "--tls", "Dave")
+    assert code == 1  # the system's CAs do not know trustme's
+    assert err.startswith(f"asyncchat: cannot connect to 127.0.0.1:{server.tls_port}: TLS:")
 
 
 async def test_a_failed_reload_keeps_the_old_certificate_working(
@@ -206,22 +178,9 @@ async def test_the_client_says_why_tls_failed(start_server: StartServer, pem: st
         (server.tls_port, "TLS: the server's certificate is not trusted"),
         (server.port, "TLS: the server does not speak TLS there (a plaintext port?)"),
     ]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "asyncchat",
-            "join",
-            "--port",
-            str(port),
-            "--tls",
-            "Eve",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-        assert process.returncode == 1
-        assert why in err.decode(), err
+        code, _, err = await run_join(port, "--tls", "Eve")
+        assert code == 1
+        assert why in err, err
 
 
 async def test_a_clean_close_over_tls_leaves_quietly(
