@@ -17,6 +17,7 @@ from asyncchat.core.effects import (
     Close,
     Delivery,
     Effect,
+    PasswordWork,
     ToRoom,
     ToRooms,
     ToSession,
@@ -28,6 +29,7 @@ from asyncchat.core.events import (
 from asyncchat.core.hub import Hub
 from asyncchat.core.names import Name
 from asyncchat.core.registry import Session, State
+from asyncchat.edge.passwords import compute
 from asyncchat.frontends.line.framing import Line
 from asyncchat.frontends.line.parser import interpret
 from asyncchat.frontends.line.wire import render
@@ -50,6 +52,9 @@ class Room:
             if isinstance(effect, ClaimName):
                 holder = self.hub.directory.claim(Name(effect.display, effect.key))
                 said += self.heard(self.hub.claimed(effect, holder))
+                continue
+            if isinstance(effect, PasswordWork):  # the edge does this in a thread
+                said += self.heard(self.hub.password_done(effect, compute(effect)))
                 continue
             to = effect.to
             if isinstance(to, ToRoom):

@@ -10,7 +10,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from asyncchat import __version__
 from asyncchat.backends.store import StoreError, default_db_path
@@ -51,6 +51,8 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         if "action" not in options:  # a switch (store_true) takes no value to convert
             options.setdefault("type", _CONVERT[str(setting.type)])
         default = str(default_db_path()) if setting.name == "db" else setting.default
+        if options.get("action") == "append":  # argparse appends to a list it copies
+            default = list(cast("tuple[str, ...]", default))
         serve.add_argument("--" + setting.name.replace("_", "-"), default=default, **options)
 
 
@@ -155,6 +157,10 @@ def _describe(value: object) -> str:
 
 def _checked(setting: dataclasses.Field[Any], key: str, value: object) -> object:
     """A file value as the flag's own parsing would give it, so argparse need not check it."""
+    if setting.metadata.get("action") == "append":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{key!r} must be an array of strings, not {_describe(value)}")
+        return list(value)
     expected = _CONVERT[str(setting.type)]
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -237,7 +243,13 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
-    return ServerConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServerConfig)})
+    values: dict[str, Any] = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(ServerConfig)
+    }
+    converted: dict[str, Any] = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in values.items()
+    }
+    return ServerConfig(**converted)
 
 
 def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

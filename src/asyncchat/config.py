@@ -82,6 +82,15 @@ class ServerConfig:
         False, "no plaintext listener: TLS only (needs --tls-cert)", action="store_true"
     )
 
+    max_accounts: int = setting(100_000, "registered names at most; one more /register is refused")
+    oper: tuple[str, ...] = setting(
+        (),
+        "a registered name that may /kick, /ban, /mute and /wall once identified (repeatable)",
+        action="append",
+        metavar="NAME",
+    )
+    max_bans: int = setting(10_000, "bans at most, and mutes at most; one more is refused")
+
     def __post_init__(self) -> None:
         problems = []
         for flag, number in (("--rate", self.rate), ("--register-timeout", self.register_timeout)):
@@ -119,6 +128,8 @@ class ServerConfig:
             ("--max-unnamed-per-ip", self.max_unnamed_per_ip),
             ("--connect-rate-per-ip", self.connect_rate_per_ip),
             ("--max-rooms", self.max_rooms),
+            ("--max-accounts", self.max_accounts),
+            ("--max-bans", self.max_bans),
         ):
             if value < 1:
                 problems.append(f"{flag} must be at least 1")

@@ -18,7 +18,7 @@ def test_one_never_completes_to_oneself() -> None:
 
 def test_commands_complete_after_a_slash() -> None:
     assert completions("/n", NAMES) == ["/names", "/nick"]
-    assert completions("/R", NAMES) == ["/r", "/reply", "/rooms"]
+    assert completions("/R", NAMES) == ["/r", "/register", "/reply", "/rooms"]
 
 
 def test_names_complete_after_msg_and_nick_only() -> None:

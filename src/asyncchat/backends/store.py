@@ -30,16 +30,19 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from asyncchat.core.accounts import Account
 from asyncchat.core.events import Record
+from asyncchat.core.moderation import Ban, BanKind, Mute
 from asyncchat.core.sanitize import sanitize
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)
 
-_SCHEMA = (
+_SCHEMA_V1 = (
     """CREATE TABLE messages (
         id INTEGER PRIMARY KEY,
         room TEXT NOT NULL,
@@ -49,16 +52,62 @@ _SCHEMA = (
         action INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX messages_by_room ON messages (room, id)",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
-_COLUMNS = (
-    ("id", "INTEGER"),
-    ("room", "TEXT"),
-    ("time", "REAL"),
-    ("sender", "TEXT"),
-    ("text", "TEXT"),
-    ("action", "INTEGER"),
+_MIGRATE_TO_V2 = (
+    """CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created REAL NOT NULL
+    )""",
+    """CREATE TABLE bans (
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        shown TEXT NOT NULL,
+        by TEXT NOT NULL,
+        reason TEXT,
+        created REAL NOT NULL,
+        until REAL,
+        PRIMARY KEY (kind, target)
+    )""",
+    """CREATE TABLE mutes (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        by TEXT NOT NULL,
+        created REAL NOT NULL,
+        until REAL
+    )""",
 )
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _MIGRATE_TO_V2}
+"""The statements that bring a file from the version before to this one."""
+_TABLES = {
+    "messages": (
+        ("id", "INTEGER"),
+        ("room", "TEXT"),
+        ("time", "REAL"),
+        ("sender", "TEXT"),
+        ("text", "TEXT"),
+        ("action", "INTEGER"),
+    ),
+    "accounts": (("key", "TEXT"), ("name", "TEXT"), ("secret", "TEXT"), ("created", "REAL")),
+    "bans": (
+        ("kind", "TEXT"),
+        ("target", "TEXT"),
+        ("shown", "TEXT"),
+        ("by", "TEXT"),
+        ("reason", "TEXT"),
+        ("created", "REAL"),
+        ("until", "REAL"),
+    ),
+    "mutes": (
+        ("key", "TEXT"),
+        ("name", "TEXT"),
+        ("by", "TEXT"),
+        ("created", "REAL"),
+        ("until", "REAL"),
+    ),
+}
+_TABLES_SINCE = {"messages": 1, "accounts": 2, "bans": 2, "mutes": 2}
 
 
 ROWS_PER_INSERT = 100
@@ -99,6 +148,15 @@ class _Stop:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One statement for the writer thread (an account, a ban, a mute), in order."""
+
+    what: str
+    sql: str
+    params: tuple[object, ...] = field(repr=False)
+
+
 class _Sync:
     __slots__ = ("done",)
 
@@ -107,6 +165,7 @@ class _Sync:
 
 
 _STOP = _Stop()
+_Item = Record | _Change | _Stop | _Sync
 
 
 class _Undecodable:
@@ -152,7 +211,7 @@ class MessageStore:
         self._keep = keep
         self._max_rows = max_rows
         self._prune_every = max(1, min(100, keep))
-        self._queue: queue.SimpleQueue[Record | _Stop | _Sync] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Record | _Change | _Stop | _Sync] = queue.SimpleQueue()
         # Put but not yet committed, oldest first; only the writer removes, under _lock.
         self._pending: deque[Record] = deque()
         self._lock = threading.Lock()
@@ -178,9 +237,9 @@ class MessageStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("BEGIN IMMEDIATE")
-            if self._identify(db):
-                for statement in _SCHEMA:
-                    db.execute(statement)
+            version = 0 if self._identify(db) else db.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                self._migrate(db, version)
             total = int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
             db.execute("COMMIT")
         except StoreError:
@@ -193,6 +252,15 @@ class MessageStore:
             db.close()
             raise self._explain(problem) from None
         return db, total
+
+    def _migrate(self, db: sqlite3.Connection, version: int) -> None:
+        """Bring the file from `version` (0: new) to SCHEMA_VERSION, in the open transaction."""
+        if version:
+            log.info("upgrading %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[step]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _identify(self, db: sqlite3.Connection) -> bool:
         """True for an empty (new) database, False for ours; else StoreError."""
@@ -210,12 +278,15 @@ class MessageStore:
             )
         if version < 1:
             raise self._foreign("it has a messages table but no asyncchat schema version")
-        columns = tuple(
-            (str(row[1]).lower(), str(row[2]).upper())
-            for row in db.execute("PRAGMA table_info(messages)")
-        )
-        if columns != _COLUMNS:
-            raise self._foreign("its messages table has other columns")
+        for table, since in _TABLES_SINCE.items():
+            if version < since:
+                continue
+            columns = tuple(
+                (str(row[1]).lower(), str(row[2]).upper())
+                for row in db.execute(f"PRAGMA table_info({table})")
+            )
+            if columns != _TABLES[table]:
+                raise self._foreign(f"its {table} table has other columns")
         return False
 
     def _quick_check(self, db: sqlite3.Connection) -> None:
@@ -287,6 +358,81 @@ class MessageStore:
             query = "SELECT count(*) FROM messages WHERE room = ?"
             return int(self._db.execute(query, (room,)).fetchone()[0])
 
+    def accounts(self) -> list[Account]:
+        """Every account in the file (read at start, before the writer runs)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, name, secret, created FROM accounts").fetchall()
+        found = []
+        for key, name, secret, created in rows:
+            if all(isinstance(v, str) for v in (key, name, secret)):
+                found.append(Account(name, key, secret, float(created or 0)))
+            else:
+                log.warning("skipped an unreadable account row")
+        return found
+
+    def bans(self) -> list[Ban]:
+        """Bans still in force; expired ones are deleted."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM bans WHERE until IS NOT NULL AND until <= ?", (now,))
+            rows = self._db.execute(
+                "SELECT kind, target, shown, by, reason, created, until FROM bans ORDER BY created"
+            ).fetchall()
+        found = []
+        for kind, target, shown, by, reason, created, until in rows:
+            try:
+                found.append(Ban(BanKind(kind), target, shown, by, reason, float(created), until))
+            except (ValueError, TypeError):
+                log.warning("skipped an unreadable ban row")
+        return found
+
+    def mutes(self) -> list[Mute]:
+        """Mutes still in force; expired ones are deleted."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
+            rows = self._db.execute("SELECT key, name, by, created, until FROM mutes").fetchall()
+        return [
+            Mute(key, name, by, float(created), until) for key, name, by, created, until in rows
+        ]
+
+    def save_account(self, account: Account) -> None:
+        self._change(
+            "account",
+            "INSERT OR REPLACE INTO accounts (key, name, secret, created) VALUES (?, ?, ?, ?)",
+            (account.key, account.name, account.secret, account.created),
+        )
+
+    def drop_account(self, key: str) -> None:
+        self._change("account", "DELETE FROM accounts WHERE key = ?", (key,))
+
+    def save_ban(self, ban: Ban) -> None:
+        self._change(
+            "ban",
+            "INSERT OR REPLACE INTO bans (kind, target, shown, by, reason, created, until) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ban.kind.value, ban.target, ban.shown, ban.by, ban.reason, ban.created, ban.until),
+        )
+
+    def drop_ban(self, ban: Ban) -> None:
+        self._change(
+            "ban", "DELETE FROM bans WHERE kind = ? AND target = ?", (ban.kind.value, ban.target)
+        )
+
+    def save_mute(self, mute: Mute) -> None:
+        self._change(
+            "mute",
+            "INSERT OR REPLACE INTO mutes (key, name, by, created, until) VALUES (?, ?, ?, ?, ?)",
+            (mute.key, mute.name, mute.by, mute.created, mute.until),
+        )
+
+    def drop_mute(self, key: str) -> None:
+        self._change("mute", "DELETE FROM mutes WHERE key = ?", (key,))
+
+    def _change(self, what: str, sql: str, params: tuple[object, ...]) -> None:
+        """Queue a statement for the writer; never blocks."""
+        self._queue.put(_Change(what, sql, params))
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._write_loop, name="history", daemon=True)
         self._thread.start()
@@ -319,7 +465,7 @@ class MessageStore:
         self._closed = True
         self._db.close()
 
-    def _take(self, batch: list[Record | _Stop | _Sync]) -> list[Record | _Stop | _Sync]:
+    def _take(self, batch: list[_Item]) -> list[_Item]:
         while True:
             try:
                 batch.append(self._queue.get_nowait())
@@ -335,13 +481,16 @@ class MessageStore:
             if self._handle(self._take([first])):
                 return
 
-    def _handle(self, batch: list[Record | _Stop | _Sync]) -> bool:
+    def _handle(self, batch: list[_Item]) -> bool:
         """Write and prune one batch; True if it asks the writer to stop."""
         records = [item for item in batch if isinstance(item, Record)]
-        markers = [item for item in batch if not isinstance(item, Record)]
+        changes = [item for item in batch if isinstance(item, _Change)]
+        markers = [item for item in batch if isinstance(item, _Stop | _Sync)]
         try:
             if records:
                 self._write(records)
+            if changes:
+                self._apply(changes)
             self._settle(flush=bool(markers))
         except Exception:
             log.exception("the history writer failed")
@@ -385,6 +534,17 @@ class MessageStore:
                     self._pending.popleft()
         self._total += len(records)
         self._unpruned.update(record.room for record in records)
+
+    def _apply(self, changes: list[_Change]) -> None:
+        """Accounts, bans and mutes, in the order they happened, in one transaction."""
+        with self._lock:
+            try:
+                with self._transaction() as db:
+                    for change in changes:
+                        db.execute(change.sql, change.params)
+            except sqlite3.Error as problem:
+                what = ", ".join(sorted({change.what for change in changes}))
+                log.error("could not store %d changes (%s): %s", len(changes), what, problem)
 
     def _settle(self, flush: bool) -> None:
         """Prune rooms past `keep` and the file past `max_rows`, oldest lines first."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,74 @@ class Unignore:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterAccount:
+    """Register the name in use with this password."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """Sign in to an account: `name` None means the registered name asked for at
+    naming, else the current one."""
+
+    name: str | None
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    old: str = field(repr=False)
+    new: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unregister:
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    name: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """`target`: a name, an address or a CIDR; `minutes` None: until /unban."""
+
+    target: str
+    minutes: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListBans:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    name: str
+    minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wall:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     command: str
 
@@ -132,6 +200,17 @@ Command = (
     | Quit
     | Ignore
     | Unignore
+    | RegisterAccount
+    | Identify
+    | ChangePassword
+    | Unregister
+    | Kick
+    | Ban
+    | Unban
+    | ListBans
+    | Mute
+    | Unmute
+    | Wall
     | Unknown
     | Malformed
 )

@@ -8,7 +8,8 @@ resolve them too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 from asyncchat.core.events import Event
 
@@ -69,4 +70,31 @@ class ClaimName:
     rename: bool = False
 
 
-Effect = Delivery | Close | ClaimName
+class Purpose(Enum):
+    """What a password check or hash is for: the hub goes on from there."""
+
+    SIGN_IN = "sign in"
+    IDENTIFY = "identify"
+    REGISTER = "register"
+    CHANGE = "change"
+    NEW_SECRET = "new secret"
+    UNREGISTER = "unregister"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordWork:
+    """A slow hash, for a worker thread: verify `password` against `secret`, or
+    (`secret` None) hash it. The edge answers with `Hub.password_done(work, result)`.
+
+    `account` is the name key it concerns; `new` a second password (/password).
+    """
+
+    session: int
+    purpose: Purpose
+    account: str
+    password: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
+    new: str | None = field(default=None, repr=False)
+
+
+Effect = Delivery | Close | ClaimName | PasswordWork

@@ -18,6 +18,9 @@ class LeaveReason(Enum):
     RESET = "connection reset"
     TOO_SLOW = "too slow"
     SHUTDOWN = "server shutting down"
+    KICKED = "kicked"
+    BANNED = "banned"
+    GHOSTED = "signed in elsewhere"
 
 
 class ErrorCode(Enum):
@@ -36,6 +39,17 @@ class ErrorCode(Enum):
     NOT_IGNORING = "not-ignoring"
     TOO_MANY_IGNORED = "too-many-ignored"
     REGISTER_TIMEOUT = "register-timeout"
+    WRONG_PASSWORD = "wrong-password"
+    TOO_MANY_ATTEMPTS = "too-many-attempts"
+    BAD_PASSWORD = "bad-password"
+    NOT_REGISTERED = "not-registered"
+    NOT_IDENTIFIED = "not-identified"
+    TOO_MANY_ACCOUNTS = "too-many-accounts"
+    BUSY = "busy"
+    BANNED = "banned"
+    MUTED = "muted"
+    NOT_OPERATOR = "not-operator"
+    TOO_MANY_BANS = "too-many-bans"
     UNSPECIFIED = "unspecified"
 
 
@@ -162,7 +176,10 @@ class Pong:
 
 @dataclass(frozen=True, slots=True)
 class HelpText:
+    """`operator`: the asker may use operator commands (they are listed too)."""
+
     topic: str | None = None
+    operator: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +221,50 @@ class ShuttingDown:
 
 
 @dataclass(frozen=True, slots=True)
+class AskPassword:
+    """The name asked for is registered: the next line is taken as its password."""
+
+    name: str
+
+
+class AccountChange(Enum):
+    REGISTERED = "registered"
+    IDENTIFIED = "identified"
+    PASSWORD_CHANGED = "password changed"
+    UNREGISTERED = "unregistered"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """The answer to /register, /identify, /password and /unregister."""
+
+    change: AccountChange
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInElsewhere:
+    """Told to a connection whose name was taken over by its password."""
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """Told to a user an operator removed: `reason` is KICKED or BANNED."""
+
+    reason: LeaveReason
+    by: str
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wall:
+    """An operator's notice to everyone."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Any other server notice, e.g. a line of /help, as read back by a client."""
 
@@ -240,6 +301,11 @@ Event = (
     | IgnoreList
     | Bye
     | ShuttingDown
+    | AskPassword
+    | AccountState
+    | SignedInElsewhere
+    | Removed
+    | Wall
     | Notice
     | Error
 )

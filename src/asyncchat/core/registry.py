@@ -35,13 +35,23 @@ class Session(Generic[P]):
     not their session, so a departed user is never kept alive by it;
     `correspondents` the ids of those we exchanged private messages with
     (they are told when we rename), the most recent MAX_CORRESPONDENTS.
+    `host` is the peer's IP address (for bans), `address` what it counts as
+    for per-address limits (None: exempt). `account` is the key of the
+    account signed in to; `asked` the registered name asked for at naming,
+    and `asking` true while its password is the next line; `busy` while a
+    password is being hashed (the edge holds the session's input meanwhile).
     """
 
     __slots__ = (
         "__weakref__",
+        "account",
         "address",
+        "asked",
+        "asking",
         "away",
+        "busy",
         "correspondents",
+        "host",
         "id",
         "key",
         "name",
@@ -64,6 +74,11 @@ class Session(Generic[P]):
         self.reply_to: tuple[int, str] | None = None
         self.away: str | None = None
         self.correspondents: dict[int, None] = {}
+        self.host: str | None = None
+        self.account: str | None = None
+        self.asked: str | None = None
+        self.asking = False
+        self.busy = False
 
     def __repr__(self) -> str:
         return f"<Session {self.name or '?'} {self.state.value}>"

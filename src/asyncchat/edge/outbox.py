@@ -20,6 +20,7 @@ from asyncchat.core.effects import (
     Close,
     Delivery,
     Effect,
+    PasswordWork,
     Target,
     ToRoom,
     ToRooms,
@@ -29,6 +30,7 @@ from asyncchat.core.effects import (
 from asyncchat.core.events import Event, LeaveReason, Said
 from asyncchat.core.hub import Hub
 from asyncchat.core.names import Name
+from asyncchat.edge.passwords import PasswordWorker
 
 MIN_CORK = 0.002
 MAX_CORK = 0.050
@@ -97,6 +99,7 @@ class Peer:
         "closing",
         "codec",
         "cut_reason",
+        "on_resume",
         "transport",
     )
 
@@ -118,6 +121,8 @@ class Peer:
         self._finishing: asyncio.TimerHandle | None = None
         self.closing = False
         self.cut_reason: LeaveReason | None = None
+        self.on_resume: Callable[[], None] | None = None
+        """Called when the session may go on reading (its password was checked)."""
 
     def send(self, data: bytes) -> None:
         """Queue bytes for this turn's write; never blocks, never awaits."""
@@ -171,11 +176,12 @@ class Dispatcher:
     it names. With one front end in use (the common case) every delivery is one
     encode and a plain loop over its recipients."""
 
-    __slots__ = ("_codecs", "_directory", "_hub", "_peers")
+    __slots__ = ("_codecs", "_directory", "_hub", "_peers", "_worker")
 
-    def __init__(self, hub: Hub[Peer], directory: Directory[Peer]) -> None:
+    def __init__(self, hub: Hub[Peer], directory: Directory[Peer], worker: PasswordWorker) -> None:
         self._hub = hub
         self._directory = directory
+        self._worker = worker
         # Every open connection's output by session id (it outlives the session).
         self._peers: dict[int, Peer] = {}
         self._codecs: Counter[Encode] = Counter()
@@ -200,8 +206,16 @@ class Dispatcher:
             elif isinstance(effect, ClaimName):
                 name = Name(effect.display, effect.key)
                 self(self._hub.claimed(effect, self._directory.claim(name)))
+            elif isinstance(effect, PasswordWork):
+                self._worker.run(effect, self._password_done)
             else:
                 self.deliver((effect.event,), effect.to)
+
+    def _password_done(self, work: PasswordWork, result: bool | str) -> None:
+        self(self._hub.password_done(work, result))
+        peer = self._peers.get(work.session)
+        if peer is not None and peer.on_resume is not None:
+            peer.on_resume()
 
     def deliver(self, events: Sequence[Event], to: Target) -> None:
         """Encode `events` once per wire format in use and send them to `to`."""

@@ -23,6 +23,7 @@ from asyncchat.core.hub import Hub
 from asyncchat.core.logthrottle import WINDOW
 from asyncchat.core.registry import Registry
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
+from asyncchat.edge.passwords import PasswordWorker
 from asyncchat.frontends.line.connection import LineConnection
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,9 @@ class ChatServer:
         if config.db != ":memory:":
             self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
         directory: Registry[Peer] = Registry()
-        self.hub = Hub(config, directory=directory, store=self.store)
-        self.dispatch = Dispatcher(self.hub, directory)
+        self.hub = Hub(config, directory=directory, store=self.store, kept=self.store)
+        self._passwords = PasswordWorker()
+        self.dispatch = Dispatcher(self.hub, directory, self._passwords)
         self._outbox = Outbox(loop)
         try:
             if config.tls_cert:
@@ -138,6 +140,7 @@ class ChatServer:
             for server in self._servers:
                 server.close()
             self._servers.clear()
+            self._passwords.close()
             if self.store is not None:
                 self.store.close()
             raise
@@ -192,6 +195,7 @@ class ChatServer:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 0.5)
         self.hub.warnings.flush(everything=True)
+        self._passwords.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
             self.store = None

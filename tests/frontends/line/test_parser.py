@@ -154,10 +154,11 @@ def test_the_first_lines_are_the_name() -> None:
 
 
 def test_the_command_table_is_the_one_source_of_parser_help_and_completion() -> None:
-    help_text = "\n".join(help_lines())
+    help_text = "\n".join(help_lines(operator=True))
     offered = set(completions("/", ()))
     for spec in COMMANDS:
         assert spec.synopsis in help_text
+        assert (spec.synopsis in "\n".join(help_lines())) is not spec.operator
         for word in (spec.word, *spec.aliases):
             assert not isinstance(parse_command(f"/{word} x"), Unknown)
             assert f"/{word}" in offered

@@ -136,6 +136,7 @@ class LineConnection(asyncio.BufferedProtocol):
         host = peername[0] if isinstance(peername, tuple) else None
         config = self._server.config
         self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut, self.codec)
+        self.peer.on_resume = self._pump
         self.session, greeting = self._hub.connect(self.peer, host)
         self._dispatch.add(self.session.id, self.peer)
         self._dispatch(greeting)
@@ -193,7 +194,7 @@ class LineConnection(asyncio.BufferedProtocol):
         """Handle buffered lines while the token bucket allows; then decide on reading."""
         if self._gone:
             return
-        if self._wake is None:
+        if self._wake is None and not self.session.busy:
             self._handle()
         self._settle()
 
@@ -241,6 +242,8 @@ class LineConnection(asyncio.BufferedProtocol):
                     self._after_eof -= 1
                     if self._after_eof <= 0:
                         break
+                if session.busy:  # until its password is checked (`on_resume`)
+                    break
         finally:
             burst.flush()
 
@@ -254,6 +257,8 @@ class LineConnection(asyncio.BufferedProtocol):
             self.peer.finish()
             return
         if self._after_eof is not None:
+            if session.busy:  # a password is being checked: its answer comes first
+                return
             if self._wake is None or self._after_eof <= 0:
                 self._leave(LeaveReason.CLOSED)
                 self.peer.finish()

@@ -15,20 +15,31 @@ from typing import assert_never
 from asyncchat.core.commands import (
     Act,
     Away,
+    Ban,
+    ChangePassword,
     Command,
     Help,
+    Identify,
     Ignore,
     Join,
+    Kick,
+    ListBans,
     ListRooms,
     Malformed,
+    Mute,
     Nick,
     Ping,
     Quit,
     Register,
+    RegisterAccount,
     Reply,
     Say,
+    Unban,
     Unignore,
     Unknown,
+    Unmute,
+    Unregister,
+    Wall,
     Whisper,
     Who,
 )
@@ -112,6 +123,8 @@ class Spec:
     help: str
     parse: Callable[[str], Command]
     aliases: tuple[str, ...] = ()
+    operator: bool = False
+    """Listed by /help to operators only."""
 
 
 def _needs(usage: str, make: Callable[[str], Command]) -> Callable[[str], Command]:
@@ -147,6 +160,68 @@ def _help(rest: str) -> Command:
     if word not in _BY_WORD:
         return Malformed(f"there is no command '/{sanitize(word)}' (/help lists them)")
     return Help(_BY_WORD[word].word)
+
+
+def _identify(rest: str) -> Command:
+    words = rest.split(None, 1)
+    if not words:
+        return Malformed("usage: /identify [NAME] PASSWORD")
+    return Identify(None, words[0]) if len(words) == 1 else Identify(words[0], words[1])
+
+
+def _password(rest: str) -> Command:
+    words = rest.split(None, 1)
+    if len(words) < 2:
+        return Malformed("usage: /password OLD NEW")
+    return ChangePassword(words[0], words[1])
+
+
+def _reason(text: str) -> str | None:
+    clean = sanitize(text).strip()
+    return clean if clean and not invisible_only(clean) else None
+
+
+def _kick(rest: str) -> Command:
+    name, reason = _split_word(rest)
+    return Kick(name, _reason(reason)) if name else Malformed("usage: /kick NAME [reason]")
+
+
+def _minutes_then(rest: str, usage: str) -> tuple[str, int | None, str] | Malformed:
+    """TARGET [minutes] [rest]: minutes are a whole number of at least 1."""
+    target, rest = _split_word(rest)
+    if not target:
+        return Malformed(f"usage: {usage}")
+    word, after = _split_word(rest)
+    if word.isdecimal() and word.isascii():
+        minutes = int(word)
+        if not 1 <= minutes <= MAX_MINUTES:
+            return Malformed(
+                f"minutes must be between 1 and {MAX_MINUTES} (leave them out: forever)"
+            )
+        return target, minutes, after
+    return target, None, rest
+
+
+MAX_MINUTES = 10 * 365 * 24 * 60
+BAN_USAGE = "/ban NAME|ADDRESS|CIDR [minutes] [reason]"
+
+
+def _ban(rest: str) -> Command:
+    parsed = _minutes_then(rest, BAN_USAGE)
+    if isinstance(parsed, Malformed):
+        return parsed
+    target, minutes, reason = parsed
+    return Ban(target, minutes, _reason(reason))
+
+
+def _mute(rest: str) -> Command:
+    parsed = _minutes_then(rest, "/mute NAME [minutes]")
+    if isinstance(parsed, Malformed):
+        return parsed
+    name, minutes, extra = parsed
+    if extra:
+        return Malformed("usage: /mute NAME [minutes]")
+    return Mute(name, minutes)
 
 
 def command_help(word: str) -> str:
@@ -185,11 +260,67 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("ping", "/ping [token]", "check the server answers", lambda r: Ping(sanitize(r).strip())),
     Spec("away", "/away [message]", "say you are away; alone: you are back", _away),
     Spec("help", "/help [COMMAND]", "this list, or one command explained", _help),
+    Spec(
+        "register",
+        "/register PASSWORD",
+        "register your name: from then on it needs the password",
+        _needs("/register PASSWORD", RegisterAccount),
+    ),
+    Spec(
+        "identify",
+        "/identify [NAME] PASSWORD",
+        "sign in to a registered name (taking it over from an old connection)",
+        _identify,
+    ),
+    Spec("password", "/password OLD NEW", "change your account's password", _password),
+    Spec(
+        "unregister",
+        "/unregister PASSWORD",
+        "free your registered name",
+        _needs("/unregister PASSWORD", Unregister),
+    ),
     Spec("quit", "/quit [reason]", "leave", lambda r: Quit(sanitize(r).strip() or None)),
+    Spec("kick", "/kick NAME [reason]", "disconnect NAME", _kick, operator=True),
+    Spec("ban", BAN_USAGE, "keep a name or addresses out", _ban, operator=True),
+    Spec(
+        "unban",
+        "/unban NAME|ADDRESS|CIDR",
+        "lift a ban",
+        _needs("/unban NAME|ADDRESS|CIDR", Unban),
+        operator=True,
+    ),
+    Spec("bans", "/bans", "the bans in force", lambda _: ListBans(), operator=True),
+    Spec("mute", "/mute NAME [minutes]", "NAME may not speak in rooms", _mute, operator=True),
+    Spec(
+        "unmute",
+        "/unmute NAME",
+        "NAME may speak again",
+        _needs("/unmute NAME", Unmute),
+        operator=True,
+    ),
+    Spec(
+        "wall",
+        "/wall message",
+        "a notice to everyone online",
+        lambda rest: (
+            Wall(clean) if isinstance(clean := _text(rest, "usage: /wall message"), str) else clean
+        ),
+        operator=True,
+    ),
 )
 """Every slash command, in the order /help lists them."""
 
 _BY_WORD = {word: spec for spec in COMMANDS for word in (spec.word, *spec.aliases)}
+SECRET_WORDS = frozenset({"register", "identify", "password", "unregister"})
+"""Commands whose line carries a password: a client never echoes, shows or keeps it."""
+
+
+def carries_password(line: str) -> bool:
+    """True for a line a client must treat as secret (/identify …, /register …)."""
+    word = line.strip().split(None, 1)[0].lower() if line.strip() else ""
+    return word.startswith("/") and not word.startswith("//") and word[1:] in SECRET_WORDS
+
+
 COMMAND_WORDS = tuple(_BY_WORD)
 _FORMS = (
     ("message", "say something to everyone in the room"),
@@ -202,10 +333,15 @@ def _help_line(synopsis: str, text: str) -> str:
     return f"  {synopsis:<19} {text}"
 
 
-def help_lines() -> tuple[str, ...]:
-    """The /help text: the plain forms, then every command from the table."""
+def help_lines(operator: bool = False) -> tuple[str, ...]:
+    """The /help text: the plain forms, then every command from the table
+    (an operator's own commands only for operators, under their own heading)."""
     lines = ["Commands:", *(_help_line(*form) for form in _FORMS)]
     for spec in COMMANDS:
+        if spec.operator and not operator:
+            continue
+        if spec.operator and lines[-1].startswith("  /quit"):
+            lines.append("Operator commands:")
         aliases = ", ".join("/" + alias for alias in spec.aliases)
         lines.append(
             _help_line(spec.synopsis, spec.help + (f" (also {aliases})" if aliases else ""))

@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from typing import assert_never
 
 from asyncchat.core.events import (
+    AccountChange,
+    AccountState,
     AskName,
+    AskPassword,
     AwayState,
     Bye,
     Error,
@@ -35,11 +38,14 @@ from asyncchat.core.events import (
     Private,
     PrivateSent,
     Record,
+    Removed,
     Renamed,
     RoomEntered,
     Rooms,
     Said,
     ShuttingDown,
+    SignedInElsewhere,
+    Wall,
     Welcome,
 )
 from asyncchat.frontends.line.parser import command_help, help_lines
@@ -50,8 +56,18 @@ EOL = "\r\n"
 WELCOME_TEXT = "Welcome to asyncchat! What is your name?"
 ASK_NAME_TEXT = "Please choose another name: type your name and press Enter."
 SHUTTING_DOWN_TEXT = "server is shutting down"
+SIGNED_IN_ELSEWHERE_TEXT = "signed in elsewhere"
+PASSWORD_QUESTION = "is registered: send its password (or another name)"
+"""The end of the notice after which a client asks for the password, hidden."""
+_ACCOUNT_TEXT = {
+    AccountChange.REGISTERED: "'{}' is registered to you",
+    AccountChange.IDENTIFIED: "you are identified as '{}'",
+    AccountChange.PASSWORD_CHANGED: "the password of '{}' is changed",
+    AccountChange.UNREGISTERED: "'{}' is no longer registered",
+}
 
 HELP_LINES = help_lines()
+OPERATOR_HELP_LINES = help_lines(operator=True)
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -105,6 +121,8 @@ def render(event: Event) -> list[str]:
             return [
                 f"{NOTICE}{name} left ({'quit' if why is LeaveReason.QUIT else 'part'}: {message})"
             ]
+        case Left(name, LeaveReason.KICKED | LeaveReason.BANNED as why, message, _):
+            return [f"{NOTICE}{name} left ({why.value} by {message})"]
         case Left(name, reason, _, _):
             return [f"{NOTICE}{name} left ({reason.value})"]
         case Online(names, away):
@@ -114,9 +132,10 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}{old} is now {new}"]
         case Pong(token):
             return [f"{NOTICE}pong {token}" if token else NOTICE + "pong"]
-        case HelpText(topic):
+        case HelpText(topic, operator):
             if topic is None:
-                return [NOTICE + line for line in HELP_LINES]
+                lines = OPERATOR_HELP_LINES if operator else HELP_LINES
+                return [NOTICE + line for line in lines]
             return [NOTICE + command_help(topic)]
         case IsAway(name, message):
             return [f"{NOTICE}{name} is away: {message}"]
@@ -134,6 +153,20 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}Bye {name}!"]
         case ShuttingDown():
             return [NOTICE + SHUTTING_DOWN_TEXT]
+        case AskPassword(name):
+            return [f"{NOTICE}'{name}' {PASSWORD_QUESTION}"]
+        case AccountState(change, name):
+            return [NOTICE + _ACCOUNT_TEXT[change].format(name)]
+        case SignedInElsewhere():
+            return [NOTICE + SIGNED_IN_ELSEWHERE_TEXT]
+        case Removed(LeaveReason.BANNED, by, message):
+            return [f"{ERROR}you are banned by {by}" + (f": {message}" if message else "")]
+        case Removed(reason, by, message):
+            return [
+                f"{NOTICE}you were {reason.value} by {by}" + (f": {message}" if message else "")
+            ]
+        case Wall(sender, text):
+            return [f"{NOTICE}notice from {sender}: {text}"]
         case Notice(text):
             return [NOTICE + text]
         case Error(_, text):
@@ -166,6 +199,8 @@ _PONG = re.compile(r"pong(?: (.*))?")
 _BYE = re.compile(r"Bye (\S+)!")
 _IS_AWAY = re.compile(r"(\S+) is away: (.*)", re.DOTALL)
 _REASONS = {reason.value: reason for reason in LeaveReason}
+_REMOVED = re.compile(r"(kicked|banned) by (.*)", re.DOTALL)
+_ASK_PASSWORD = re.compile(rf"'(\S+)' {re.escape(PASSWORD_QUESTION)}")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -177,6 +212,8 @@ def _left(name: str, reason: str | None) -> Left:
         return Left(name, LeaveReason.QUIT)
     if reason.startswith("quit: "):
         return Left(name, LeaveReason.QUIT, reason[len("quit: ") :])
+    if m := _REMOVED.fullmatch(reason):
+        return Left(name, LeaveReason(m[1]), m[2])
     return Left(name, _REASONS.get(reason, LeaveReason.CLOSED))
 
 
@@ -187,6 +224,10 @@ def _parse_notice(text: str) -> Event:
         return AskName()
     if text == SHUTTING_DOWN_TEXT:
         return ShuttingDown()
+    if text == SIGNED_IN_ELSEWHERE_TEXT:
+        return SignedInElsewhere()
+    if m := _ASK_PASSWORD.fullmatch(text):
+        return AskPassword(m[1])
     if m := _HELLO.fullmatch(text):
         return Hello(m[1], _names(m[2]))
     if m := _ONLINE.fullmatch(text):

@@ -1,0 +1,68 @@
+"""Registered names: who owns which name, by key and by look.
+
+Only password hashes are held (see passwords.py). The book is the one
+place that answers "is this name, or one that looks like it, registered?",
+so registration, /nick and /identify compare names the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asyncchat.core.names import Name
+
+
+@dataclass(slots=True)
+class Account:
+    """One registered name: shown as `name`, compared by `key`, its hash in `secret`."""
+
+    name: str
+    key: str
+    secret: str = field(repr=False)
+    created: float = 0.0
+
+    @property
+    def skeleton(self) -> str:
+        return Name(self.name, self.key).skeleton
+
+
+class AccountBook:
+    """Accounts by name key and by skeleton, at most `limit` of them."""
+
+    __slots__ = ("_by_key", "_by_look", "limit")
+
+    def __init__(self, limit: int, accounts: list[Account] | None = None) -> None:
+        self.limit = limit
+        self._by_key: dict[str, Account] = {}
+        self._by_look: dict[str, Account] = {}
+        for account in accounts or ():
+            self.add(account)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    @property
+    def full(self) -> bool:
+        return len(self._by_key) >= self.limit
+
+    def get(self, key: str) -> Account | None:
+        return self._by_key.get(key)
+
+    def looks_like(self, name: Name) -> Account | None:
+        """An account under another key whose name looks like `name`, if any."""
+        found = self._by_look.get(name.skeleton)
+        return found if found is not None and found.key != name.key else None
+
+    def add(self, account: Account) -> None:
+        """Add (or replace) an account; loading a file may exceed the limit, never shrinks it."""
+        old = self._by_key.pop(account.key, None)
+        if old is not None:
+            self._by_look.pop(old.skeleton, None)
+        self._by_key[account.key] = account
+        self._by_look.setdefault(account.skeleton, account)
+
+    def remove(self, key: str) -> Account | None:
+        account = self._by_key.pop(key, None)
+        if account is not None and self._by_look.get(account.skeleton) is account:
+            del self._by_look[account.skeleton]
+        return account
