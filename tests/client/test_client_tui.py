@@ -17,6 +17,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.plain_text import PlainTextOutput
 from support import TIMEOUT, Client, StartServer
 
+from asyncchat.client.client import EXIT_CONNECTION
 from asyncchat.client.tui import InteractiveClient, line_class
 from asyncchat.config import ClientConfig
 from asyncchat.edge.server import ChatServer
@@ -431,3 +432,79 @@ async def test_a_paste_at_the_name_question_gives_only_the_name(server: ChatServ
         await john.until(lambda line: line == "*** Johnny joined (3 online)")
         await john.quiet()
         assert "not connected: that line was not sent" not in term.screen.getvalue()
+
+
+async def register_name(port: int, name: str, password: str) -> None:
+    """Register `name` from a raw connection, then leave it free (but registered)."""
+    owner = await Client.join(port, name)
+    owner.send(f"/register {password}")
+    assert await owner.line() == f"*** '{name}' is registered to you"
+    owner.send("/quit")
+    await owner.until(lambda line: line.startswith("*** Bye"))
+
+
+async def test_the_password_question_is_answered_with_hidden_input(server: ChatServer) -> None:
+    secret = "hunter2-but-longer"
+    await register_name(server.port, "John", secret)
+    bob = await Client.join(server.port, "Bob")
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("'John' is registered: type its password (it is not shown)")
+        await term.screen.wait_for("password:")
+        term.type("wrong-one-first\r")
+        await term.screen.wait_for("*** error: wrong password")
+        await term.screen.wait_for("name:")
+        term.type("John\r")
+        await term.screen.wait_for("password:")
+        term.type(secret + "\r")
+        await term.screen.wait_for("*** Hello John!")
+        assert await bob.line() == "*** John joined (2 online)"
+        term.type("/ping kept\r")
+        await term.screen.wait_for("*** pong kept")
+        term.type(f"/password {secret} another-secret-1\r")
+        await term.screen.wait_for("*** the password of 'John' is changed")
+        term.type("\x1b[A\r")  # Up: the last line kept in the history is the ping
+        await term.screen.wait_for("*** pong kept")
+    shown = term.screen.getvalue()
+    for typed in (secret, "wrong-one-first", "another-secret-1"):
+        assert typed not in shown
+
+
+async def test_the_history_keeps_no_line_with_a_password(server: ChatServer) -> None:
+    async with interactive(server.port, "John") as term:
+        await term.screen.wait_for("*** Hello John!")
+        term.type("/ping before\r")
+        await term.screen.wait_for("*** pong before")
+        term.type("/register secret-words-1\r")
+        await term.screen.wait_for("*** 'John' is registered to you")
+        term.type("/identify John secret-words-1\r")
+        await term.screen.wait_for("*** error: you are identified as John already")
+        term.type("\x1b[A\r")  # Up brings back the last line that was not secret
+        await term.screen.wait_for("*** pong before")
+    assert "secret-words-1" not in term.screen.getvalue()
+
+
+async def test_a_reconnect_signs_in_again_without_asking(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    db = str(tmp_path / "chat.db")
+    server = await start_server(db=db)
+    async with interactive(server.port, "John", reconnect_delay=0.05) as term:
+        await term.screen.wait_for("*** Hello John!")
+        term.type("/register secret-words-2\r")
+        await term.screen.wait_for("*** 'John' is registered to you")
+        server = await restart(server, start_server, db=db)
+        await term.screen.wait_for("*** Hello John!")
+        assert "type its password" not in term.screen.getvalue()
+        # Signed in elsewhere: this terminal does not fight for the name back.
+        other = await Client.connect(server.port)
+        await other.line()
+        other.send("John")
+        assert await other.line() == (
+            "*** 'John' is registered: send its password (or another name)"
+        )
+        other.send("secret-words-2")
+        assert (await other.line()).startswith("*** Hello John! Online (1): John.")
+        await term.screen.wait_for("*** signed in elsewhere")
+        await term.screen.wait_for("-- signed in elsewhere: not reconnecting")
+        assert await term.exit_code() == EXIT_CONNECTION
+        await other.quiet()

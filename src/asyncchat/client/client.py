@@ -15,12 +15,22 @@ import signal
 import ssl
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from asyncchat.client.roster import Roster
 from asyncchat.config import ClientConfig
-from asyncchat.core.events import Bye, Error, Hello, HistoryEnd, HistoryLine, HistoryStart, Pong
-from asyncchat.frontends.line.wire import parse
+from asyncchat.core.events import (
+    AskPassword,
+    Bye,
+    Error,
+    Hello,
+    HistoryEnd,
+    HistoryLine,
+    HistoryStart,
+    Pong,
+)
+from asyncchat.frontends.line.wire import final_reason, parse
 
 EXIT_OK, EXIT_CONNECTION, EXIT_NAME_REFUSED = 0, 1, 2
 HISTORY = (HistoryStart, HistoryLine, HistoryEnd)
@@ -96,21 +106,42 @@ class ServerConnection:
             await self._writer.wait_closed()
 
 
-async def register(conn: ServerConnection, name: str, within: float) -> tuple[Hello, str]:
+PasswordSource = Callable[[str], Awaitable[str | None]]
+"""Asked for the password of a registered name (the name as the server shows it);
+None gives up."""
+
+PASSWORD_ENV = "ASYNCCHAT_PASSWORD"
+"""Where `asyncchat join` finds the password of a registered name, if not asked."""
+
+
+async def register(
+    conn: ServerConnection, name: str, within: float, password: PasswordSource | None = None
+) -> tuple[Hello, str]:
     """Ask for `name`; return the Hello event and its line, or raise NameRefused,
-    or Silent when the server says nothing useful within `within` seconds."""
+    or Silent when the server says nothing useful within `within` seconds (time
+    spent typing a password does not count)."""
     conn.send(name)
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                line = await conn.line()
-                event = parse(line)
-                if isinstance(event, Hello):
-                    return event, line
-                if isinstance(event, Error):
-                    raise NameRefused(event.text)
-    except TimeoutError:
-        raise Silent(f"no greeting within {within:g} s; is it an asyncchat server?") from None
+    while True:
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    line = await conn.line()
+                    event = parse(line)
+                    if isinstance(event, Hello):
+                        return event, line
+                    if isinstance(event, Error):
+                        raise NameRefused(event.text)
+                    if isinstance(event, AskPassword):
+                        break
+        except TimeoutError:
+            raise Silent(f"no greeting within {within:g} s; is it an asyncchat server?") from None
+        secret = await password(event.name) if password is not None else None
+        if secret is None:
+            raise NameRefused(
+                f"'{event.name}' is registered: its password is needed "
+                f"(type it when asked, or set {PASSWORD_ENV})"
+            )
+        conn.send(secret)
 
 
 def os_reason(problem: OSError) -> str:
@@ -169,6 +200,7 @@ class PipedClient:
         self._out = stdout
         self._err = stderr
         self._barrier = f"eof-{secrets.token_hex(4)}"
+        self._final = False
         self._flushed = asyncio.Event()
         self._stop = asyncio.Event()
         self._lines: asyncio.Queue[str | None] | None = None
@@ -230,13 +262,17 @@ class PipedClient:
                 except OSError as problem:
                     print(connect_error(config, problem), file=self._err)
 
+    async def _password(self, name: str) -> str | None:
+        """A bot's password comes from the environment, never from its stdin."""
+        return os.environ.get(PASSWORD_ENV) or None
+
     async def _session(self, conn: ServerConnection) -> int | None:
         """The exit code of one session, or None if the connection was lost (or, on a
         reconnect, the name is still held by our old session, or no greeting came)."""
         room = self._roster.room
         try:
             hello, line = await register(
-                conn, self._roster.me or self._config.name, self._config.timeout
+                conn, self._roster.me or self._config.name, self._config.timeout, self._password
             )
         except NameRefused as refused:
             print(f"asyncchat: name refused: {refused}", file=self._err)
@@ -255,7 +291,9 @@ class PipedClient:
         try:
             done, _ = await asyncio.wait({receiving, sending}, return_when="FIRST_COMPLETED")
             if receiving in done:
-                return EXIT_OK if receiving.exception() is None else None
+                if receiving.exception() is not None:
+                    return None
+                return EXIT_CONNECTION if self._final else EXIT_OK
             conn.send("/quit")
             with contextlib.suppress(TimeoutError, ConnectionLost):
                 await asyncio.wait_for(receiving, self._config.quit_timeout)
@@ -275,7 +313,11 @@ class PipedClient:
             self._roster.apply(event)
             if self._config.history or not isinstance(event, HISTORY):
                 self._print(line)
-            if isinstance(event, Bye):
+            final = final_reason(event)
+            if final is not None:
+                print(f"asyncchat: {final}: not reconnecting", file=self._err)
+                self._final = True
+            if isinstance(event, Bye) or final is not None:
                 with contextlib.suppress(ConnectionLost):
                     while True:
                         self._print(await conn.line())

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import TextIO
+from typing import TextIO, cast
 
 from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.application.current import get_app_session
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.formatted_text import FormattedText, OneStyleAndTextTuple, StyleAndTextTuples
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 from prompt_toolkit.styles import Style
 
 from asyncchat.client.client import (
     EXIT_CONNECTION,
     EXIT_OK,
+    PASSWORD_ENV,
     ConnectionLost,
     NameRefused,
     ServerConnection,
@@ -52,8 +55,8 @@ from asyncchat.core.events import (
     Record,
     Said,
 )
-from asyncchat.frontends.line.parser import parse_command
-from asyncchat.frontends.line.wire import ERROR, parse, render
+from asyncchat.frontends.line.parser import carries_password, parse_command
+from asyncchat.frontends.line.wire import ERROR, final_reason, parse, render
 
 STYLE = Style.from_dict(
     {
@@ -117,6 +120,48 @@ PASTE_CONFIRM = 5
 """A paste of more lines than this is sent only after a yes."""
 SEEN_LINES = 1000
 """Public lines remembered so that history after a reconnect repeats none of them."""
+WRONG_PASSWORD = "wrong password"
+
+
+class SecretFreeHistory(InMemoryHistory):
+    """The input history (Up, Down) without any line that carries a password:
+    /identify, /register, /password, /unregister, and the answer to the
+    password question (`asking` is true while it is asked)."""
+
+    def __init__(self, asking: Callable[[], bool]) -> None:
+        super().__init__()
+        self._asking = asking
+
+    def append_string(self, string: str) -> None:
+        if self._asking() or any(carries_password(line) for line in string.split("\n")):
+            return
+        super().append_string(string)
+
+
+class HideSecrets(Processor):
+    """Shows '*' for what is typed after a password command's word (/identify,
+    /register, …), and for the whole answer to the password question."""
+
+    def __init__(self, asking: Callable[[], bool]) -> None:
+        self._asking = asking
+
+    def apply_transformation(self, ti: TransformationInput) -> Transformation:
+        text = ti.document.text
+        if self._asking():
+            shown_from = 0
+        elif carries_password(text):
+            word = text.lstrip().split(None, 1)[0]
+            shown_from = len(text) - len(text.lstrip()) + len(word)
+        else:
+            return Transformation(ti.fragments)
+        start = sum(len(line) + 1 for line in ti.document.lines[: ti.lineno])
+        fragments: StyleAndTextTuples = []
+        for style, part, *handler in ti.fragments:
+            kept = max(0, min(len(part), shown_from - start))
+            masked = part[:kept] + "".join(" " if c == " " else "*" for c in part[kept:])
+            fragments.append(cast(OneStyleAndTextTuple, (style, masked, *handler)))
+            start += len(part)
+        return Transformation(fragments)
 
 
 def _keys() -> KeyBindings:
@@ -177,6 +222,8 @@ class Screen:
 class _Ended(Enum):
     QUIT = "quit"
     LOST = "lost"
+    FINAL = "final"
+    """Signed in elsewhere, kicked or banned: not reconnecting."""
 
 
 class InteractiveClient:
@@ -188,6 +235,9 @@ class InteractiveClient:
         self._wanted = config.name
         self._conn: ServerConnection | None = None
         self._name_reply: asyncio.Future[str] | None = None
+        self._password_reply: asyncio.Future[str | None] | None = None
+        # The password typed for our registered name, to sign in again after a reconnect.
+        self._secret: str | None = os.environ.get(PASSWORD_ENV) or None
         self._ended = asyncio.Event()
         # Public lines shown lately, by (minute, sender, text): history repeats none.
         self._seen: dict[tuple[int, str, str], None] = {}
@@ -243,6 +293,8 @@ class InteractiveClient:
                 delay = self._config.reconnect_delay  # it was up a while: start afresh
             if ended is _Ended.QUIT:
                 return EXIT_OK
+            if ended is _Ended.FINAL:
+                return EXIT_CONNECTION
             if not self._config.reconnect:
                 self._screen.local("connection lost")
                 return EXIT_CONNECTION
@@ -254,13 +306,17 @@ class InteractiveClient:
         try:
             while True:
                 try:
-                    hello, line = await register(conn, self._wanted, self._config.timeout)
+                    hello, line = await register(
+                        conn, self._wanted, self._config.timeout, self._ask_password
+                    )
                     break
                 except Silent as silent:
                     self._screen.local(f"{self._config.host}:{self._config.port}: {silent}")
                     self._ended.set()
                     return _Ended.LOST
                 except NameRefused as refused:
+                    if str(refused) == WRONG_PASSWORD:
+                        self._secret = None
                     self._screen.show(ERROR + str(refused), "error")
                     self._wanted = await self._ask_name()
             self._conn = conn
@@ -280,6 +336,11 @@ class InteractiveClient:
                 if isinstance(event, Bye):
                     self._ended.set()
                     return _Ended.QUIT
+                final = final_reason(event)
+                if final is not None:
+                    self._screen.local(f"{final}: not reconnecting")
+                    self._ended.set()
+                    return _Ended.FINAL
         except ConnectionLost:
             self._ended.set()
             self._paste = None  # a question about a paste for a connection that is gone
@@ -332,6 +393,19 @@ class InteractiveClient:
         if len(self._seen) > SEEN_LINES:
             del self._seen[next(iter(self._seen))]
 
+    async def _ask_password(self, name: str) -> str | None:
+        """The password of a registered name: the one typed before (a reconnect), or
+        asked now with hidden input. An empty answer gives the name up."""
+        if self._secret is not None:
+            return self._secret
+        self._screen.local(f"'{name}' is registered: type its password (it is not shown)")
+        self._password_reply = asyncio.get_running_loop().create_future()
+        try:
+            self._secret = await self._password_reply
+        finally:
+            self._password_reply = None
+        return self._secret
+
     async def _ask_name(self) -> str:
         self._screen.local("type another name and press Enter")
         self._name_reply = asyncio.get_running_loop().create_future()
@@ -344,6 +418,8 @@ class InteractiveClient:
         if self._paste is not None:
             question = f"send the {len(self._paste)} pasted lines? (y/n) "
             return FormattedText([("class:prompt", question)])
+        if self._password_reply is not None:
+            return FormattedText([("class:prompt", "password: ")])
         if self._name_reply is not None:
             return FormattedText([("class:prompt", "name: ")])
         me = self._roster.me or self._wanted
@@ -356,7 +432,8 @@ class InteractiveClient:
         session: PromptSession[str] = PromptSession(
             completer=ChatCompleter(self._roster),
             complete_while_typing=False,
-            history=InMemoryHistory(),
+            history=SecretFreeHistory(lambda: self._password_reply is not None),
+            input_processors=[HideSecrets(lambda: self._password_reply is not None)],
             erase_when_done=True,
             style=STYLE if self._config.color else None,
             key_bindings=_keys(),
@@ -365,12 +442,18 @@ class InteractiveClient:
             try:
                 text = await session.prompt_async(self._prompt)
             except (KeyboardInterrupt, EOFError):
+                if self._password_reply is not None and not self._password_reply.done():
+                    self._password_reply.set_result(None)  # Ctrl-C: not this name after all
+                    continue
                 if self._paste is None:
                     return "/quit"
                 text = "n"  # Ctrl-C at the paste question: no, not quit
             # Only a line ending splits a paste; splitlines() would also cut at
             # U+2028 and friends, and send the rest of a private line publicly.
             lines = [line for line in text.split("\n") if line.strip()]
+            if self._password_reply is not None and not self._password_reply.done():
+                self._password_reply.set_result(text.strip() or None)
+                continue
             if self._name_reply is not None and not self._name_reply.done():
                 self._paste = None
                 if lines:
@@ -405,10 +488,22 @@ class InteractiveClient:
             self._screen.local("not connected: that line was not sent (Up brings it back)")
             return
         self._conn.send(text)
+        self._keep_secret(text)
         echo = self._echo(text)
         if echo is not None:
             [line] = render(echo)
             self._show(line, echo)
+
+    def _keep_secret(self, text: str) -> None:
+        """Remember the password of our name as sent, to sign in after a reconnect
+        (a wrong guess is forgotten when the server says so)."""
+        match parse_command(text):
+            case commands.RegisterAccount(secret) | commands.Identify(_, secret):
+                self._secret = secret
+            case commands.ChangePassword(_, new):
+                self._secret = new
+            case commands.Unregister(_):
+                self._secret = None
 
     def _echo(self, text: str) -> Event | None:
         """What others see of our public lines (the server does not echo them)."""

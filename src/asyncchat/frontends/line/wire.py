@@ -200,6 +200,7 @@ _BYE = re.compile(r"Bye (\S+)!")
 _IS_AWAY = re.compile(r"(\S+) is away: (.*)", re.DOTALL)
 _REASONS = {reason.value: reason for reason in LeaveReason}
 _REMOVED = re.compile(r"(kicked|banned) by (.*)", re.DOTALL)
+_YOU_WERE_KICKED = re.compile(r"you were kicked by ([^:\s]+)(?:: (.*))?", re.DOTALL)
 _ASK_PASSWORD = re.compile(rf"'(\S+)' {re.escape(PASSWORD_QUESTION)}")
 
 
@@ -226,6 +227,8 @@ def _parse_notice(text: str) -> Event:
         return ShuttingDown()
     if text == SIGNED_IN_ELSEWHERE_TEXT:
         return SignedInElsewhere()
+    if m := _YOU_WERE_KICKED.fullmatch(text):
+        return Removed(LeaveReason.KICKED, m[1], m[2])
     if m := _ASK_PASSWORD.fullmatch(text):
         return AskPassword(m[1])
     if m := _HELLO.fullmatch(text):
@@ -280,4 +283,18 @@ def parse(line: str) -> Event | None:
         return Private(m[1], m[2])
     if m := _ACTION.fullmatch(line):
         return Said(Record("", 0.0, m[1], m[2], action=True))
+    return None
+
+
+def final_reason(event: Event | None) -> str | None:
+    """Why a client must not reconnect after this event (signed in elsewhere,
+    kicked, banned), or None. Reconnecting would fight the new session or the
+    operator."""
+    match event:
+        case SignedInElsewhere():
+            return SIGNED_IN_ELSEWHERE_TEXT
+        case Removed(reason, _, _):
+            return reason.value
+        case Error(_, text) if text.startswith("you are banned"):
+            return "banned"
     return None
