@@ -279,6 +279,9 @@ class MessageStore:
         if version < 1:
             raise self._foreign("it has a messages table but no asyncchat schema version")
         for table, since in _TABLES_SINCE.items():
+            if version < since and ("table", table) in objects:
+                raise self._foreign(f"it has a {table} table, unknown to its schema {version}")
+        for table, since in _TABLES_SINCE.items():
             if version < since:
                 continue
             columns = tuple(

@@ -27,14 +27,18 @@ class Account:
 
 
 class AccountBook:
-    """Accounts by name key and by skeleton, at most `limit` of them."""
+    """Accounts by name key and by skeleton, at most `limit` of them.
+
+    A file may hold two accounts that look alike (written before a rule
+    changed); each keeps guarding its look, so the index keeps them all.
+    """
 
     __slots__ = ("_by_key", "_by_look", "limit")
 
     def __init__(self, limit: int, accounts: list[Account] | None = None) -> None:
         self.limit = limit
         self._by_key: dict[str, Account] = {}
-        self._by_look: dict[str, Account] = {}
+        self._by_look: dict[str, dict[str, Account]] = {}
         for account in accounts or ():
             self.add(account)
 
@@ -50,19 +54,22 @@ class AccountBook:
 
     def looks_like(self, name: Name) -> Account | None:
         """An account under another key whose name looks like `name`, if any."""
-        found = self._by_look.get(name.skeleton)
-        return found if found is not None and found.key != name.key else None
+        for key, account in self._by_look.get(name.skeleton, {}).items():
+            if key != name.key:
+                return account
+        return None
 
     def add(self, account: Account) -> None:
         """Add (or replace) an account; loading a file may exceed the limit, never shrinks it."""
-        old = self._by_key.pop(account.key, None)
-        if old is not None:
-            self._by_look.pop(old.skeleton, None)
+        self.remove(account.key)
         self._by_key[account.key] = account
-        self._by_look.setdefault(account.skeleton, account)
+        self._by_look.setdefault(account.skeleton, {})[account.key] = account
 
     def remove(self, key: str) -> Account | None:
         account = self._by_key.pop(key, None)
-        if account is not None and self._by_look.get(account.skeleton) is account:
-            del self._by_look[account.skeleton]
+        if account is not None:
+            looks = self._by_look[account.skeleton]
+            del looks[key]
+            if not looks:
+                del self._by_look[account.skeleton]
         return account

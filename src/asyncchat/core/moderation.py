@@ -85,9 +85,16 @@ class BanList:
     def __len__(self) -> int:
         return len(self._by_name) + sum(map(len, self._by_network.values()))
 
-    @property
-    def full(self) -> bool:
-        return len(self) >= self.limit
+    def full_at(self, now: float) -> bool:
+        """At the limit with bans still in force (expired ones are dropped first)."""
+        return len(self) >= self.limit and len(self.active(now)) >= self.limit
+
+    def has(self, kind: BanKind, target: str) -> bool:
+        if kind is BanKind.NAME:
+            return target in self._by_name
+        network = ipaddress.ip_network(target)
+        slot = (network.version, network.prefixlen)
+        return int(network.network_address) in self._by_network.get(slot, {})
 
     def add(self, ban: Ban) -> None:
         """Add or replace the ban on the same target."""
@@ -161,8 +168,12 @@ class MuteList:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    @property
-    def full(self) -> bool:
+    def full_at(self, now: float) -> bool:
+        """At the limit with mutes still in force (expired ones are dropped first)."""
+        if len(self._by_key) < self.limit:
+            return False
+        for key in [key for key, mute in self._by_key.items() if not mute.active(now)]:
+            del self._by_key[key]
         return len(self._by_key) >= self.limit
 
     def add(self, mute: Mute) -> None:

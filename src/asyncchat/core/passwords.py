@@ -28,7 +28,7 @@ def verify_password(secret: str, password: str) -> bool:
     """True if `password` matches the stored hash; a damaged hash matches nothing."""
     try:
         return _HASHER.verify(secret, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, ValueError):  # ValueError: not ASCII
         return False
 
 
