@@ -205,3 +205,26 @@ async def test_a_staying_bot_keeps_its_room_and_every_line_across_a_restart(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_a_bot_signs_in_with_the_password_from_its_environment(
+    server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await Client.join(server.port, "Botty")
+    owner.send("/register bot-secret-42")
+    assert await owner.line() == "*** 'Botty' is registered to you"
+    owner.send("/quit")
+    await owner.until(lambda line: line.startswith("*** Bye"))
+    watcher = await Client.join(server.port, "Watcher")
+
+    code, out, err = await run_join(server.port, "Botty", stdin=b"beep\n")
+    assert code == 2, (out, err)
+    assert "'Botty' is registered: its password is needed" in err
+    assert "ASYNCCHAT_PASSWORD" in err
+
+    monkeypatch.setenv("ASYNCCHAT_PASSWORD", "bot-secret-42")
+    code, out, err = await run_join(server.port, "Botty", stdin=b"beep\n")
+    assert code == 0, (out, err)
+    assert out.startswith("*** Hello Botty! Online (2): Botty, Watcher.")
+    assert "bot-secret-42" not in out + err
+    await watcher.until(lambda line: line == "<Botty> beep")

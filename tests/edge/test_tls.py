@@ -193,3 +193,53 @@ async def test_a_clean_close_over_tls_leaves_quietly(
     alice.writer.write_eof() if alice.writer.can_write_eof() else alice.writer.close()
     assert await bob.line() == "*** Alice left (connection closed)"
     assert not any("eof_received" in r.getMessage() for r in caplog.records)
+
+
+async def test_accounts_ghosts_and_operators_over_tls(
+    start_server: StartServer, ca: trustme.CA, pem: str, tmp_path: Path
+) -> None:
+    """The identity part of the contract over TLS only: the password question,
+    a wrong password, a ghost taken over, /identify, an operator's kick and ban."""
+    server = await start_server(
+        tls_cert=pem, tls_key=pem, tls_port=0, no_plain=True, oper=("Op",), db=str(tmp_path / "db")
+    )
+    port = server.tls_port
+    op = await tls_join(port, ca, "Op")
+    op.send("/register op-secret-1")
+    assert await op.line() == "*** 'Op' is registered to you"
+    ghost = await tls_join(port, ca, "Alice")
+    assert await op.line() == "*** Alice joined (2 online)"
+    ghost.send("/register alice-secret")
+    assert await ghost.line() == "*** 'Alice' is registered to you"
+
+    alice = await tls_client(port, ca)
+    await alice.line()
+    alice.send("Alice")
+    assert await alice.line() == "*** 'Alice' is registered: send its password (or another name)"
+    alice.send("not-it-at-all")
+    assert await alice.lines(2) == [
+        "*** error: wrong password",
+        "*** Please choose another name: type your name and press Enter.",
+    ]
+    alice.send("Alice")
+    await alice.line()
+    alice.send("alice-secret")
+    assert await ghost.line() == "*** signed in elsewhere"
+    assert (await alice.line()).startswith("*** Hello Alice! Online (2): Alice, Op.")
+    assert await op.line() == "*** Alice left (signed in elsewhere)"
+    assert await op.line() == "*** Alice joined (2 online)"
+
+    mallory = await tls_join(port, ca, "Mallory")
+    assert await op.line() == "*** Mallory joined (3 online)"
+    mallory.send("/identify Alice guess-one")
+    assert await mallory.line() == "*** error: wrong password"
+    op.send("/ban Mallory 5 guessing passwords")
+    assert await mallory.line() == "*** error: you are banned by Op: guessing passwords"
+    assert await mallory.closed() == b""
+    assert await op.line() == "*** Mallory left (banned by Op: guessing passwords)"
+    assert await op.line() == "*** banned Mallory for 5 minutes: guessing passwords; 1 removed"
+    again = await tls_client(port, ca)
+    await again.line()
+    again.send("mallory")
+    assert await again.line() == "*** error: you are banned: guessing passwords"
+    assert await again.closed() == b""
