@@ -243,3 +243,23 @@ async def test_accounts_ghosts_and_operators_over_tls(
     again.send("mallory")
     assert await again.line() == "*** error: you are banned: guessing passwords"
     assert await again.closed() == b""
+
+
+async def test_a_flood_over_tls_is_held_back_like_over_plain(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    """The TLS layer reads ahead into a buffer of its own (256 KiB by default);
+    it is bounded by --max-recvq too, so a TLS flood costs what a plain one does
+    plus at most one TLS read."""
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0, rate=1, burst=1)
+    flood = await tls_join(server.tls_port, ca, "Flood")
+    flood.send_raw((b"x" * 100 + b"\n") * 40_000)  # 4 MiB; the kernel buffers take most
+    (conn,) = server.connections
+    transport = conn._transport
+    assert transport.get_read_buffer_limits()[1] == server.config.max_recvq
+    async with asyncio.timeout(TIMEOUT):
+        while not conn.paused:  # reading stops once --max-recvq is waiting
+            await asyncio.sleep(0.01)
+    held = conn.buffered + transport.get_read_buffer_size()
+    assert conn.buffered <= server.config.max_recvq
+    assert held < 128 * 1024, f"{held} bytes held for one flooding TLS client"

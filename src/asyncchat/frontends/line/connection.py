@@ -132,6 +132,9 @@ class LineConnection(asyncio.BufferedProtocol):
         self._sock = transport.get_extra_info("socket")
         if self._sock is not None:
             keep_alive(self._sock)
+        if transport.get_extra_info("sslcontext") is not None:
+            # The TLS layer reads ahead into its own buffer; bound it like ours.
+            transport.set_read_buffer_limits(high=self._max_recvq)
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         config = self._server.config
