@@ -6,6 +6,7 @@ import asyncio
 import signal
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -255,11 +256,78 @@ async def test_a_flood_over_tls_is_held_back_like_over_plain(
     flood = await tls_join(server.tls_port, ca, "Flood")
     flood.send_raw((b"x" * 100 + b"\n") * 40_000)  # 4 MiB; the kernel buffers take most
     (conn,) = server.connections
-    transport = conn._transport
+    transport: Any = conn._transport  # a TLS transport: it has read-buffer limits
     assert transport.get_read_buffer_limits()[1] == server.config.max_recvq
-    async with asyncio.timeout(TIMEOUT):
-        while not conn.paused:  # reading stops once --max-recvq is waiting
-            await asyncio.sleep(0.01)
+    paused = asyncio.Event()
+    pause_reading = transport.pause_reading
+
+    def pause() -> None:  # reading stops once --max-recvq is waiting
+        pause_reading()
+        paused.set()
+
+    transport.pause_reading = pause
+    if not conn.paused:
+        await asyncio.wait_for(paused.wait(), TIMEOUT)
     held = conn.buffered + transport.get_read_buffer_size()
     assert conn.buffered <= server.config.max_recvq
     assert held < 128 * 1024, f"{held} bytes held for one flooding TLS client"
+
+
+async def raw_tcp(port: int, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection that never starts a TLS handshake."""
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+
+
+async def test_an_address_over_its_limits_is_refused_before_any_tls_work(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    """Per-address limits and bans apply before the handshake: a refused connection
+    is closed without a byte of TLS, so refusing costs the server no handshake."""
+    server = await start_server(
+        tls_cert=pem, tls_key=pem, tls_port=0, exempt="", max_unnamed_per_ip=2
+    )
+    port = server.tls_port
+    waiting = [await raw_tcp(port, "127.0.0.2") for _ in range(2)]
+    reader, writer = await raw_tcp(port, "127.0.0.2")
+    assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # closed, nothing sent
+    writer.close()
+    other = await tls_join(port, ca, "Other")  # another address is not affected
+    # A handshake that never finishes gives its place back when the peer goes.
+    waiting[0][1].close()
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            try:
+                client = await asyncio.open_connection(
+                    "127.0.0.1",
+                    port,
+                    ssl=trusting(ca),
+                    server_hostname="127.0.0.1",
+                    local_addr=("127.0.0.2", 0),
+                )
+                break
+            except ConnectionError:
+                continue  # the place is released when the server sees the close
+    assert await Client(*client).line() == "*** Welcome to asyncchat! What is your name?"
+    await other.quiet()
+
+
+async def test_a_banned_address_gets_no_tls_handshake(
+    start_server: StartServer, ca: trustme.CA, pem: str
+) -> None:
+    server = await start_server(tls_cert=pem, tls_key=pem, tls_port=0, oper=("Op",))
+    op = await tls_join(server.tls_port, ca, "Op")
+    op.send("/register op-secret-1")
+    assert await op.line() == "*** 'Op' is registered to you"
+    op.send("/ban 127.0.0.3 spam")
+    assert await op.line() == "*** banned 127.0.0.3: spam"
+    reader, writer = await raw_tcp(server.tls_port, "127.0.0.3")
+    assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+    writer.close()
+    with pytest.raises((ConnectionError, ssl.SSLError)):
+        await asyncio.open_connection(
+            "127.0.0.1",
+            server.tls_port,
+            ssl=trusting(ca),
+            server_hostname="127.0.0.1",
+            local_addr=("127.0.0.3", 0),
+        )

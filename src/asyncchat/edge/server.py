@@ -15,6 +15,7 @@ import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from asyncchat.backends.store import MessageStore
 from asyncchat.config import ServerConfig
@@ -24,13 +25,12 @@ from asyncchat.core.logthrottle import WINDOW
 from asyncchat.core.registry import Registry
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.edge.passwords import PasswordWorker
+from asyncchat.edge.tls import Factory, TLSListener
 from asyncchat.frontends.line.connection import LineConnection
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 4.0
-TLS_HANDSHAKE_TIMEOUT = 10.0
-"""A TLS handshake must finish in this time, so half-open handshakes are not kept."""
 
 
 class TLSError(Exception):
@@ -46,6 +46,8 @@ class Listener:
     host: str
     port: int
     protocol: Callable[[ChatServer], asyncio.BaseProtocol]
+    """Makes one connection's protocol; a TLS listener's also takes the connection's
+    `Ticket` (admitted before its handshake): see edge/tls.py."""
     tls: ssl.SSLContext | None = None
 
 
@@ -64,7 +66,7 @@ class ChatServer:
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
         self._servers: list[asyncio.Server] = []
-        self._tls_servers: list[asyncio.Server] = []
+        self._tls_listeners: list[TLSListener] = []
         self._tls: ssl.SSLContext | None = None
         self._outbox: Outbox | None = None
         self._warnings: asyncio.TimerHandle | None = None
@@ -125,21 +127,30 @@ class ChatServer:
                         f"cannot use --tls-cert {config.tls_cert} with --tls-key "
                         f"{config.tls_key}: {problem}"
                     ) from None
+            backlog = min(self.config.max_clients, 4096)
             for listener in self.listeners():
+                if listener.tls is not None:
+                    front_end = cast(Factory, listener.protocol)
+                    tls = TLSListener(
+                        self, front_end, listener.tls, listener.host, listener.port, backlog
+                    )
+                    self._tls_listeners.append(tls)
+                    await tls.start()
+                    continue
                 server = await loop.create_server(
                     functools.partial(listener.protocol, self),
                     listener.host,
                     listener.port,
-                    backlog=min(self.config.max_clients, 4096),
-                    ssl=listener.tls,
-                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if listener.tls else None,
+                    backlog=backlog,
                 )
                 self._servers.append(server)
-                self._tls_servers += [server] if listener.tls else []
         except (OSError, TLSError):
             for server in self._servers:
                 server.close()
             self._servers.clear()
+            for tls in self._tls_listeners:
+                tls.close()
+            self._tls_listeners.clear()
             self._passwords.close()
             if self.store is not None:
                 self.store.close()
@@ -151,10 +162,13 @@ class ChatServer:
             log.info("history in memory only (--db :memory:)")
         self._warnings = loop.call_later(WINDOW, self._flush_warnings)
         for server in self._servers:
-            tls = " (TLS)" if server in self._tls_servers else ""
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
-                log.info("listening on %s:%d%s", host, port, tls)
+                log.info("listening on %s:%d", host, port)
+        for tls in self._tls_listeners:
+            for raw in tls.sockets:
+                host, port = raw.getsockname()[:2]
+                log.info("listening on %s:%d (TLS)", host, port)
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()
@@ -162,7 +176,8 @@ class ChatServer:
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        return [sock.getsockname()[:2] for server in self._servers for sock in server.sockets]
+        plain = [sock.getsockname()[:2] for server in self._servers for sock in server.sockets]
+        return plain + [s.getsockname()[:2] for tls in self._tls_listeners for s in tls.sockets]
 
     @property
     def port(self) -> int:
@@ -171,13 +186,15 @@ class ChatServer:
 
     @property
     def tls_port(self) -> int:
-        (server,) = self._tls_servers[:1]
-        return int(server.sockets[0].getsockname()[1])
+        (tls,) = self._tls_listeners[:1]
+        return int(tls.sockets[0].getsockname()[1])
 
     async def shutdown(self) -> None:
         """Stop accepting, tell everyone, flush, close; abort what will not flush."""
         for server in self._servers:
             server.close()
+        for tls in self._tls_listeners:
+            tls.close()
         if self._warnings is not None:
             self._warnings.cancel()
         self.dispatch(self.hub.shutdown())

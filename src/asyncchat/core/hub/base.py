@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Generic
 
 from asyncchat.config import MIB, ServerConfig
@@ -74,6 +75,14 @@ def for_minutes(minutes: int | None) -> str:
     return "" if minutes is None else f" for {minutes} minute{'s' if minutes != 1 else ''}"
 
 
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An admitted address waiting to connect: `address` is its per-address key."""
+
+    host: str | None
+    address: str | None
+
+
 class HubBase(Generic[P]):
     """The hub's state and what every part of it needs: sessions, connect and
     leave, addressing events. The parts (routing, sign-in, operators) build on it."""
@@ -96,6 +105,7 @@ class HubBase(Generic[P]):
         self._sessions: dict[int, Session[P]] = {}
         self._last_id = 0
         self._last_message = 0
+        self._pending = 0
         self._admission = Admission(config.address_limits, monotonic)
         self._ignores: IgnoreTable[P] = IgnoreTable()
         self._keep = store.put if store is not None else None
@@ -141,26 +151,50 @@ class HubBase(Generic[P]):
         """The session online under this name (compared without case), if any."""
         return self.directory.get(name_key(name))
 
-    def connect(self, peer: P, host: str | None = None) -> tuple[Session[P], list[Effect]]:
-        """A new connection from `host` (an IP address, or None if it has none);
-        a full server or an address over its limits refuses it (the session is born GONE)."""
-        self._last_id += 1
-        session = Session(peer, self._last_id)
-        if len(self._sessions) >= self._config.max_clients:
+    def admit(self, host: str | None) -> Ticket | Error:
+        """Check a connection from `host` (an IP address, or None) before anything is
+        spent on it (a TLS handshake): full server, bans, per-address limits. A Ticket
+        holds its place until `connect` (or `release` if it never gets there)."""
+        if len(self._sessions) + self._pending >= self._config.max_clients:
             full = self._config.max_clients
             self.warnings.warn("full", f"refused a connection: server is full ({full})")
-            return self._refused(session, Error(ErrorCode.SERVER_FULL, "server is full"))
-        session.host = host
+            return Error(ErrorCode.SERVER_FULL, "server is full")
         ban = self.bans.for_address(host, self._clock()) if len(self.bans) else None
         if ban is not None:
             self.warnings.warn("banned", f"refused a connection from {host}: banned")
-            return self._refused(session, Error(ErrorCode.BANNED, ban_text(ban)))
-        admitted, session.address = self._admission.admit(host)
+            return Error(ErrorCode.BANNED, ban_text(ban))
+        admitted, address = self._admission.admit(host)
         if not admitted:
             self.warnings.warn("per-ip", f"refused a connection from {host}: too many from it")
-            text = "too many connections from your address"
-            return self._refused(session, Error(ErrorCode.TOO_MANY_CONNECTIONS, text))
+            return Error(ErrorCode.TOO_MANY_CONNECTIONS, "too many connections from your address")
+        self._pending += 1
+        return Ticket(host, address)
+
+    def release(self, ticket: Ticket) -> None:
+        """A ticket that will never connect (its TLS handshake failed)."""
+        self._pending -= 1
+        self._admission.release(ticket.address, was_named=False)
+
+    def connect(
+        self, peer: P, host: str | None = None, ticket: Ticket | None = None
+    ) -> tuple[Session[P], list[Effect]]:
+        """A new connection from `host`, admitted now or before (`ticket`); refused
+        (the session born GONE) when the server is full or the address is over its
+        limits or banned (also if banned since its ticket was given)."""
+        self._last_id += 1
+        session = Session(peer, self._last_id)
+        if ticket is None:
+            admitted = self.admit(host)
+            if isinstance(admitted, Error):
+                return self._refused(session, admitted)
+            ticket = admitted
+        self._pending -= 1
+        session.host, session.address = ticket.host, ticket.address
         self._sessions[session.id] = session
+        ban = self.bans.for_address(ticket.host, self._clock()) if len(self.bans) else None
+        if ban is not None:  # banned while its TLS handshake ran
+            self._forget(session)
+            return self._refused(session, Error(ErrorCode.BANNED, ban_text(ban)))
         return session, [self._to(session, Welcome())]
 
     def _message_id(self) -> int:

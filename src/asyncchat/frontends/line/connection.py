@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from asyncchat.core.effects import Delivery, ToSession
 from asyncchat.core.events import Event, LeaveReason
+from asyncchat.core.hub.base import Ticket
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import Session, State
 from asyncchat.edge.outbox import Peer, RoomBurst
@@ -94,8 +95,10 @@ class LineConnection(asyncio.BufferedProtocol):
     codec: Callable[[Event], bytes] = staticmethod(encode)
     """How events are written on this connection's wire."""
 
-    def __init__(self, server: ChatServer) -> None:
+    def __init__(self, server: ChatServer, ticket: Ticket | None = None) -> None:
+        """`ticket`: admitted before its TLS handshake (else admitted on connect)."""
         self._server = server
+        self._ticket = ticket
         self._hub = server.hub
         self._dispatch = server.dispatch
         config = server.config
@@ -116,6 +119,11 @@ class LineConnection(asyncio.BufferedProtocol):
         self._sock: socket.socket | None = None
 
     @property
+    def connected(self) -> bool:
+        """The hub has this connection (its TLS handshake, if any, is done)."""
+        return hasattr(self, "session")
+
+    @property
     def buffered(self) -> int:
         """Bytes of this client's input read and not yet handled."""
         return self._decoder.buffered
@@ -134,13 +142,16 @@ class LineConnection(asyncio.BufferedProtocol):
             keep_alive(self._sock)
         if transport.get_extra_info("sslcontext") is not None:
             # The TLS layer reads ahead into its own buffer; bound it like ours.
-            transport.set_read_buffer_limits(high=self._max_recvq)
+            transport.set_read_buffer_limits(high=self._max_recvq)  # type: ignore[attr-defined]
+        if transport.get_extra_info("sslcontext") is not None:
+            # The TLS layer reads ahead into its own buffer; bound it like ours.
+            transport.set_read_buffer_limits(high=self._max_recvq)  # type: ignore[attr-defined]
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         config = self._server.config
         self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut, self.codec)
         self.peer.on_resume = self._pump
-        self.session, greeting = self._hub.connect(self.peer, host)
+        self.session, greeting = self._hub.connect(self.peer, host, self._ticket)
         self._dispatch.add(self.session.id, self.peer)
         self._dispatch(greeting)
         if self.session.state is State.GONE:
