@@ -345,3 +345,15 @@ def test_a_wrong_flag_prints_the_subcommands_usage(
     err = capsys.readouterr().err
     assert err.startswith(f"usage: asyncchat {command[0]} ")
     assert "unrecognized arguments: --colour" in err
+
+
+def test_oper_is_repeatable_from_flags_and_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse_args(build_parser(), ["serve", "--oper", "Op", "--oper", "Root"])
+    assert server_config(args).oper == ("Op", "Root")
+    assert config_from(tmp_path, 'oper = ["Op"]').oper == ("Op",)
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(repeatable) (default: [])" not in text

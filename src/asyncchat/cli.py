@@ -208,10 +208,10 @@ def load_config_file(path: str) -> dict[str, object]:
 class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults in the help, except for on/off switches, where "(default: True)"
     beside `--no-color` would read as the opposite of what it means, and for
-    settings that are off unless given ("(default: )")."""
+    settings that are off unless given ("(default: )", "(default: [])")."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if isinstance(action, argparse._StoreConstAction) or action.default in ("", None):
+        if isinstance(action, argparse._StoreConstAction) or action.default in ("", None, []):
             return action.help
         return super()._get_help_string(action)
 
