@@ -220,7 +220,7 @@ def test_flags_win_over_the_file(flags: list[str], tmp_path: Path) -> None:
         ("max-lines = 4096", "unknown setting 'max-lines' (did you mean 'max-line'?)"),
         ("max_lines = 4096", "unknown setting 'max_lines' (did you mean 'max_line'?)"),
         ("colour = true", "unknown setting 'colour' (see asyncchat serve --help)"),
-        ("[server]\nport = 1", "unknown setting 'server' (see asyncchat serve --help)"),
+        ("[daemon]\nport = 1", "unknown setting 'daemon' (see asyncchat serve --help)"),
         ('port = "80"', "'port' must be an integer, not the string '80'"),
         ("port = true", "'port' must be an integer, not the boolean true"),
         ("port = 80.0", "'port' must be an integer, not the float 80.0"),

@@ -16,6 +16,8 @@ DEFAULT_TLS_PORT = 51846
 
 
 MIB = 1024 * 1024
+IRC_LINE = 4096 + 512
+"""An IRC client's longest line: a tags part and a message (see frontends/irc)."""
 
 
 def setting(default: Any, help: str, **argparse_options: Any) -> Any:
@@ -91,6 +93,17 @@ class ServerConfig:
     )
     max_bans: int = setting(10_000, "bans at most, and mutes at most; one more is refused")
 
+    irc_port: int = setting(-1, "TCP port of an IRC listener (-1: none; 0 picks a free one)")
+    irc_tls_port: int = setting(
+        -1, "TCP port of an IRC listener over TLS, with --tls-cert (-1: none)"
+    )
+    server_name: str = setting(
+        "", "the name the server gives itself to IRC clients (default: the host name)"
+    )
+    irc_ping_timeout: float = setting(
+        120.0, "seconds an idle IRC client has to answer a PING before it is dropped"
+    )
+
     def __post_init__(self) -> None:
         problems = []
         for flag, number in (("--rate", self.rate), ("--register-timeout", self.register_timeout)):
@@ -98,6 +111,13 @@ class ServerConfig:
                 problems.append(f"{flag} must be a finite number")
         if not 0 <= self.port <= 65535:
             problems.append("--port must be between 0 and 65535")
+        for flag, port in (("--irc-port", self.irc_port), ("--irc-tls-port", self.irc_tls_port)):
+            if not -1 <= port <= 65535:
+                problems.append(f"{flag} must be -1 (none) or between 0 and 65535")
+        if self.irc_tls_port != -1 and not self.tls_cert:
+            problems.append("--irc-tls-port needs --tls-cert and --tls-key")
+        if not 1 <= self.irc_ping_timeout < float("inf"):
+            problems.append("--irc-ping-timeout must be at least 1 second")
         if not 0 <= self.tls_port <= 65535:
             problems.append("--tls-port must be between 0 and 65535")
         if self.tls_cert and self.tls_port == self.port != 0:
@@ -119,6 +139,9 @@ class ServerConfig:
                 f"--max-recvq must be at least --max-line + {2 + NOISE_BYTES} bytes "
                 "(a whole line and a token's worth of noise)"
             )
+        irc = self.irc_port != -1 or self.irc_tls_port != -1
+        if irc and self.max_recvq < IRC_LINE + 2 + NOISE_BYTES:
+            problems.append(f"--max-recvq must be at least {IRC_LINE + 2 + NOISE_BYTES} with IRC")
         if self.rate < 0:
             problems.append("--rate must be 0 (off) or more lines per second")
         if self.burst < 1:

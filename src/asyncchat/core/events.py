@@ -21,6 +21,7 @@ class LeaveReason(Enum):
     KICKED = "kicked"
     BANNED = "banned"
     GHOSTED = "signed in elsewhere"
+    PING_TIMEOUT = "ping timeout"
 
 
 class ErrorCode(Enum):

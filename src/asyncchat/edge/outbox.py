@@ -100,6 +100,7 @@ class Peer:
         "codec",
         "cut_reason",
         "on_resume",
+        "personal",
         "transport",
     )
 
@@ -123,6 +124,10 @@ class Peer:
         self.cut_reason: LeaveReason | None = None
         self.on_resume: Callable[[], None] | None = None
         """Called when the session may go on reading (its password was checked)."""
+        self.personal: Encode = codec
+        """Encodes what is addressed to this peer alone (`codec`: what goes to rooms).
+        The same as `codec` for the line protocol; an IRC client's own replies
+        carry its nick and depend on its capabilities."""
 
     def send(self, data: bytes) -> None:
         """Queue bytes for this turn's write; never blocks, never awaits."""
@@ -190,6 +195,12 @@ class Dispatcher:
         self._peers[session] = peer
         self._codecs[peer.codec] += 1
 
+    def recode(self, session: int, peer: Peer, codec: Encode) -> None:
+        """The peer's room encoder changes (an IRC client's capabilities did)."""
+        self.remove(session)
+        peer.codec = codec
+        self.add(session, peer)
+
     def remove(self, session: int) -> None:
         peer = self._peers.pop(session, None)
         if peer is not None:
@@ -219,16 +230,32 @@ class Dispatcher:
 
     def deliver(self, events: Sequence[Event], to: Target) -> None:
         """Encode `events` once per wire format in use and send them to `to`."""
+        if type(to) is ToSession or type(to) is ToSessions:
+            self._personal(events, to)
+            return
         if len(self._codecs) == 1:
             (codec,) = self._codecs
             self._send(_encoded(codec, events), to)
             return
         encoded = {codec: _encoded(codec, events) for codec in self._codecs}
         for peer in self._targets(to):
-            peer.send(encoded[peer.codec])
+            if data := encoded[peer.codec]:
+                peer.send(data)
+
+    def _personal(self, events: Sequence[Event], to: ToSession | ToSessions) -> None:
+        """Each peer's own encoder, each encoder used once."""
+        encoded: dict[Encode, bytes] = {}
+        for peer in self._targets(to):
+            data = encoded.get(peer.personal)
+            if data is None:
+                data = encoded[peer.personal] = _encoded(peer.personal, events)
+            if data:
+                peer.send(data)
 
     def _send(self, data: bytes, to: Target) -> None:
         """The hot path: one wire format, the same bytes for everyone."""
+        if not data:
+            return
         if type(to) is not ToRoom:
             for peer in self._targets(to):
                 peer.send(data)

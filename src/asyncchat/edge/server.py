@@ -26,6 +26,7 @@ from asyncchat.core.registry import Registry
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.edge.passwords import PasswordWorker
 from asyncchat.edge.tls import Factory, TLSListener
+from asyncchat.frontends.irc.connection import IRCConnection
 from asyncchat.frontends.line.connection import LineConnection
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class ChatServer:
         self.connections: set[LineConnection] = set()
         self._servers: list[asyncio.Server] = []
         self._tls_listeners: list[TLSListener] = []
+        self._bound: list[tuple[Listener, int]] = []
         self._tls: ssl.SSLContext | None = None
         self._outbox: Outbox | None = None
         self._warnings: asyncio.TimerHandle | None = None
@@ -85,7 +87,19 @@ class ChatServer:
             found.append(Listener("line", config.host, config.port, LineConnection))
         if self._tls is not None:
             found.append(Listener("line", config.host, config.tls_port, LineConnection, self._tls))
+        if config.irc_port != -1:
+            found.append(Listener("irc", config.host, config.irc_port, IRCConnection))
+        if self._tls is not None and config.irc_tls_port != -1:
+            irc_tls = Listener("irc", config.host, config.irc_tls_port, IRCConnection, self._tls)
+            found.append(irc_tls)
         return found
+
+    def port_of(self, front_end: str, tls: bool = False) -> int:
+        """The port a front end's listener is bound to (for tests and logs)."""
+        for listener, port in self._bound:
+            if listener.front_end == front_end and (listener.tls is not None) == tls:
+                return port
+        raise LookupError(front_end)
 
     def reload_tls(self) -> None:
         """Load the certificate files again (SIGHUP): new handshakes use them, and
@@ -136,6 +150,7 @@ class ChatServer:
                     )
                     self._tls_listeners.append(tls)
                     await tls.start()
+                    self._bound.append((listener, tls.sockets[0].getsockname()[1]))
                     continue
                 server = await loop.create_server(
                     functools.partial(listener.protocol, self),
@@ -144,6 +159,7 @@ class ChatServer:
                     backlog=backlog,
                 )
                 self._servers.append(server)
+                self._bound.append((listener, server.sockets[0].getsockname()[1]))
         except (OSError, TLSError):
             for server in self._servers:
                 server.close()
@@ -161,14 +177,17 @@ class ChatServer:
         else:
             log.info("history in memory only (--db :memory:)")
         self._warnings = loop.call_later(WINDOW, self._flush_warnings)
-        for server in self._servers:
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                log.info("listening on %s:%d", host, port)
-        for tls in self._tls_listeners:
-            for raw in tls.sockets:
-                host, port = raw.getsockname()[:2]
-                log.info("listening on %s:%d (TLS)", host, port)
+        for listener, port in self._bound:
+            kinds = [
+                name
+                for name, on in (
+                    ("IRC", listener.front_end == "irc"),
+                    ("TLS", listener.tls is not None),
+                )
+                if on
+            ]
+            shown = f" ({', '.join(kinds)})" if kinds else ""
+            log.info("listening on %s:%d%s", listener.host, port, shown)
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()

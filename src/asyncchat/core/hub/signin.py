@@ -78,7 +78,7 @@ class SignIn(HubBase[P]):
         """The line after AskPassword: the password of the name asked for."""
         session.asking = False
         account = self.accounts.get(session.asked or "")
-        if account is None:  # unregistered in the meantime
+        if account is None or not password.strip():  # unregistered meanwhile, or given up
             return [self._to(session, AskName())]
         waiting = self._throttled(session, account.key)
         if waiting is not None:

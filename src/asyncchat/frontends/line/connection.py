@@ -104,7 +104,7 @@ class LineConnection(asyncio.BufferedProtocol):
         config = server.config
         self._loop = asyncio.get_running_loop()
         self._max_recvq = config.max_recvq
-        self._decoder = LineDecoder(config.max_line)
+        self._decoder = LineDecoder(self.line_limit(config.max_line))
         self._bucket = TokenBucket(config.rate, config.burst, self._loop.time())
         self._held: Frame | Noise | None = None
         self._ready_at = 0.0
@@ -117,6 +117,11 @@ class LineConnection(asyncio.BufferedProtocol):
         self._after_eof: int | None = None
         self._gone = False
         self._sock: socket.socket | None = None
+
+    @staticmethod
+    def line_limit(max_line: int) -> int:
+        """The longest line this front end takes (the line protocol: --max-line)."""
+        return max_line
 
     @property
     def connected(self) -> bool:
@@ -143,14 +148,12 @@ class LineConnection(asyncio.BufferedProtocol):
         if transport.get_extra_info("sslcontext") is not None:
             # The TLS layer reads ahead into its own buffer; bound it like ours.
             transport.set_read_buffer_limits(high=self._max_recvq)  # type: ignore[attr-defined]
-        if transport.get_extra_info("sslcontext") is not None:
-            # The TLS layer reads ahead into its own buffer; bound it like ours.
-            transport.set_read_buffer_limits(high=self._max_recvq)  # type: ignore[attr-defined]
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         config = self._server.config
         self.peer = Peer(transport, config.max_sendq, self._server.outbox, self._cut, self.codec)
         self.peer.on_resume = self._pump
+        self.peer.personal = self._personal()
         self.session, greeting = self._hub.connect(self.peer, host, self._ticket)
         self._dispatch.add(self.session.id, self.peer)
         self._dispatch(greeting)
@@ -161,6 +164,11 @@ class LineConnection(asyncio.BufferedProtocol):
             return
         self._server.connections.add(self)
         self._name_timer = self._loop.call_later(config.register_timeout, self._expire)
+
+    def _personal(self) -> Callable[[Event], bytes]:
+        """How what is addressed to this client alone is written (the line protocol:
+        like everything else)."""
+        return self.codec
 
     def get_buffer(self, sizehint: int) -> memoryview:
         room = self._max_recvq - self._decoder.buffered
@@ -241,12 +249,7 @@ class LineConnection(asyncio.BufferedProtocol):
                 self._held = None
                 if isinstance(frame, Noise):
                     continue
-                asked = interpret(frame, session.state is State.NAMING)
-                if isinstance(asked, list):
-                    to = ToSession(session.id)
-                    burst.dispatch([Delivery(event, to) for event in asked])
-                elif asked is not None:
-                    burst.dispatch(self._hub.handle(session, asked))
+                self._take(frame, burst)
                 if session.state is not State.NAMING and self._name_timer is not None:
                     self._name_timer.cancel()
                     self._name_timer = None
@@ -260,6 +263,16 @@ class LineConnection(asyncio.BufferedProtocol):
                     break
         finally:
             burst.flush()
+
+    def _take(self, frame: Frame, burst: RoomBurst) -> None:
+        """One frame of input: this front end's syntax made into hub commands."""
+        session = self.session
+        asked = interpret(frame, session.state is State.NAMING)
+        if isinstance(asked, list):
+            to = ToSession(session.id)
+            burst.dispatch([Delivery(event, to) for event in asked])
+        elif asked is not None:
+            burst.dispatch(self._hub.handle(session, asked))
 
     def _settle(self) -> None:
         session = self.session

@@ -1,0 +1,441 @@
+"""One IRC client: registration (CAP, NICK, USER, PASS), its commands made into
+the hub's, and the PING that finds an idle client gone.
+
+Reading, flood control (delay, never drop), the send-queue cut-off and
+per-address limits are the line connection's, inherited: only the syntax
+differs. Capabilities: server-time, message-tags, echo-message, batch
+(chathistory), multi-prefix (we have no prefixes, so nothing to add).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING, Final
+
+import asyncchat.core.commands as cmd
+from asyncchat.config import IRC_LINE
+from asyncchat.core.effects import Delivery, Effect, ToSession
+from asyncchat.core.events import AskPassword, Event, LeaveReason, Said
+from asyncchat.core.hub.base import Ticket
+from asyncchat.core.names import looks_like_name
+from asyncchat.core.registry import State
+from asyncchat.core.sanitize import invisible_only, sanitize
+from asyncchat.edge.outbox import RoomBurst
+from asyncchat.frontends.irc.message import MAX_LINE, MAX_TAGS, Message, line, parse, text_line
+from asyncchat.frontends.irc.render import (
+    HOST,
+    Broadcast,
+    ClientState,
+    Personal,
+    channel,
+    mask,
+    said_line,
+    server_time,
+)
+from asyncchat.frontends.line.connection import LineConnection
+from asyncchat.frontends.line.framing import Frame, InvalidUtf8, Line, LineTooLong
+
+if TYPE_CHECKING:
+    from asyncchat.edge.server import ChatServer
+
+CAPABILITIES: Final = ("batch", "echo-message", "message-tags", "multi-prefix", "server-time")
+MAX_IRC_LINE: Final = IRC_LINE
+"""What the framing lets through: a tags part and a message (checked apart)."""
+BEFORE_REGISTRATION: Final = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+
+
+def server_name(configured: str) -> str:
+    return configured or socket.gethostname() or "asyncchat"
+
+
+class IRCConnection(LineConnection):
+    """An IRC client of the same chat."""
+
+    def __init__(self, server: ChatServer, ticket: Ticket | None = None) -> None:
+        super().__init__(server, ticket)
+        config = server.config
+        self.state = ClientState(server_name(config.server_name))
+        self.codec = Broadcast(self.state.server)
+        self._nick: str | None = None
+        self._user: str | None = None
+        self._password: str | None = None
+        self._negotiating = False
+        self._registering = False
+        self._ping_timeout = config.irc_ping_timeout
+        self._pinged = False
+        self._idle: asyncio.TimerHandle | None = None
+
+    @staticmethod
+    def line_limit(max_line: int) -> int:
+        """IRC's own limit (512 bytes and a tags part), not --max-line."""
+        return MAX_IRC_LINE
+
+    def _personal(self) -> Personal:
+        return Personal(self.state)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.connected and self.session.state is not State.GONE:
+            self._idle = self._loop.call_later(self._ping_timeout / 2, self._check_idle)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._pinged = False
+        super().buffer_updated(nbytes)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        super().connection_lost(exc)
+
+    def _check_idle(self) -> None:
+        """Idle for half the timeout: PING; no answer in the other half: gone."""
+        if self._gone:
+            return
+        if self._pinged:
+            self._send([text_line("ERROR", "Closing link (Ping timeout)")])
+            self._leave(LeaveReason.PING_TIMEOUT)
+            self.peer.finish()
+            return
+        self._pinged = True
+        self._send([line("PING", self.state.server)])
+        self._idle = self._loop.call_later(self._ping_timeout / 2, self._check_idle)
+
+    def _send(self, lines: list[str]) -> None:
+        if lines:
+            self.peer.send("".join(text + "\r\n" for text in lines).encode())
+
+    def _numeric(self, code: str, *params: str) -> None:
+        self._send([text_line(code, self.state.nick, *params, source=self.state.server)])
+
+    def _take(self, frame: Frame, burst: RoomBurst) -> None:
+        match frame:
+            case Line(text):
+                message = parse(text)
+                if message is None:
+                    return
+                if text.startswith("@"):
+                    body = text.partition(" ")[2]
+                    if len(text.encode()) - len(body.encode()) > MAX_TAGS:
+                        self._numeric("417", "Input line was too long")
+                        return
+                else:
+                    body = text
+                if len(body.encode()) + 2 > MAX_LINE:
+                    self._numeric("417", "Input line was too long")
+                    return
+                self._command(message, burst)
+            case LineTooLong():
+                self._numeric("417", "Input line was too long")
+            case InvalidUtf8():
+                self._send([text_line("FAIL", "*", "INVALID_UTF8", "Message was not UTF-8")])
+            case _:
+                return
+
+    def _hub_says(self, command: cmd.Command, burst: RoomBurst) -> list[Effect]:
+        effects = self._hub.handle(self.session, command)
+        burst.dispatch(effects)
+        return effects
+
+    def _command(self, message: Message, burst: RoomBurst) -> None:
+        verb, params = message.command, message.params
+        registered = self.session.state is State.CHATTING
+        if not registered and verb not in BEFORE_REGISTRATION:
+            self._numeric("451", "You have not registered")
+            return
+        needs = {
+            "NICK": 1,
+            "USER": 4,
+            "PASS": 1,
+            "JOIN": 1,
+            "PART": 1,
+            "PRIVMSG": 2,
+            "NOTICE": 2,
+            "WHOIS": 1,
+            "TOPIC": 1,
+            "MODE": 1,
+            "PING": 1,
+        }
+        if len(params) < needs.get(verb, 0):
+            if verb in ("PRIVMSG", "NOTICE") and not params:
+                self._numeric("411", f"No recipient given ({verb})")
+            elif verb in ("PRIVMSG", "NOTICE"):
+                self._numeric("412", "No text to send")
+            elif verb == "NICK":
+                self._numeric("431", "No nickname given")
+            else:
+                self._numeric("461", verb, "Not enough parameters")
+            return
+        match verb:
+            case "CAP":
+                self._cap(params)
+            case "PASS":
+                if registered:
+                    self._numeric("462", "You may not reregister")
+                else:
+                    self._password = params[0]
+            case "NICK":
+                if registered:
+                    self.state.target = params[0]
+                    self._hub_says(cmd.Nick(params[0]), burst)
+                else:
+                    self._nick = params[0]
+                    self._try_register(burst)
+            case "USER":
+                if registered or self._user is not None:
+                    self._numeric("462", "You may not reregister")
+                else:
+                    self._user = params[0]
+                    self._try_register(burst)
+            case "PING":
+                self._send([line("PONG", self.state.server, params[0], source=self.state.server)])
+            case "PONG":
+                pass
+            case "QUIT":
+                reason = sanitize(params[0]).strip() if params else ""
+                if registered:
+                    self._hub_says(cmd.Quit(reason or None), burst)
+                else:
+                    self._send([text_line("ERROR", "Closing link (Quit)")])
+                    self._leave(LeaveReason.QUIT)
+                    self.peer.finish()
+            case "JOIN":
+                self._join(params, burst)
+            case "PART":
+                why = sanitize(params[1]).strip() or None if len(params) > 1 else None
+                for room in params[0].split(","):
+                    if room:
+                        self._hub_says(cmd.Part(room.removeprefix("#"), why), burst)
+            case "PRIVMSG" | "NOTICE":
+                self._message(params[0], params[1], burst)
+            case "NAMES":
+                room = params[0].split(",")[0].removeprefix("#") if params else self.session.room
+                self._ask("NAMES", room, burst)
+            case "WHO":
+                self._who(params[0] if params else "*", burst)
+            case "WHOIS":
+                self._whois(params[-1])
+            case "LIST":
+                self._hub_says(cmd.ListRooms(), burst)
+            case "TOPIC":
+                self._numeric("331", params[0], "No topic is set")
+            case "MODE":
+                self._mode(params)
+            case "AWAY":
+                text = sanitize(params[0]).strip() if params else ""
+                self._hub_says(cmd.Away(text or None), burst)
+            case "MOTD":
+                self._numeric("422", "MOTD File is missing")
+            case "LUSERS":
+                online = self._hub.online
+                self._numeric("251", f"There are {online} users and 0 invisible on 1 servers")
+            case "USERHOST" | "ISON":
+                self._presence(verb, params)
+            case "HELP":
+                self._hub_says(cmd.Help(), burst)
+            case _:
+                self._numeric("421", verb, "Unknown command")
+
+    def _cap(self, params: tuple[str, ...]) -> None:
+        sub = params[0].upper() if params else ""
+        state = self.state
+        if sub == "LS":
+            if self.session.state is not State.CHATTING:
+                self._negotiating = True
+            self._send([line("CAP", state.nick, "LS", " ".join(CAPABILITIES), source=state.server)])
+        elif sub == "LIST":
+            enabled = " ".join(sorted(state.caps))
+            self._send([text_line("CAP", state.nick, "LIST", enabled, source=state.server)])
+        elif sub == "REQ":
+            wanted = params[1].split() if len(params) > 1 else []
+            if self.session.state is not State.CHATTING:
+                self._negotiating = True
+            known = all(cap.removeprefix("-") in CAPABILITIES for cap in wanted)
+            if not wanted or not known:
+                self._send(
+                    [text_line("CAP", state.nick, "NAK", " ".join(wanted), source=state.server)]
+                )
+                return
+            for cap in wanted:
+                if cap.startswith("-"):
+                    state.caps.discard(cap[1:])
+                else:
+                    state.caps.add(cap)
+            self._send([text_line("CAP", state.nick, "ACK", " ".join(wanted), source=state.server)])
+            self._recode()
+        elif sub == "END":
+            if self._negotiating:
+                self._negotiating = False
+                burst = RoomBurst(self._dispatch)
+                self._try_register(burst)
+                burst.flush()
+        else:
+            self._numeric("410", sub or "*", "Invalid CAP command")
+
+    def _recode(self) -> None:
+        """New capabilities: this client's encoders follow them."""
+        self.peer.personal = Personal(self.state)
+        codec = Broadcast(self.state.server, "server-time" in self.state.caps)
+        self._dispatch.recode(self.session.id, self.peer, codec)
+
+    def _try_register(self, burst: RoomBurst) -> None:
+        if self._negotiating or self._nick is None or self._user is None or self._registering:
+            return
+        if self.session.state is not State.NAMING:
+            return
+        nick = self._nick
+        if nick is None:
+            return
+        self._nick = None
+        self.state.target = nick
+        effects = self._hub.handle(self.session, cmd.Register(nick))
+        asked = any(isinstance(e, Delivery) and isinstance(e.event, AskPassword) for e in effects)
+        if not asked:
+            burst.dispatch(effects)
+            return
+        if self._password is None:
+            self._hub.handle(self.session, cmd.Register(""))  # no password: give the name up
+            self._numeric("433", nick, "Nickname is registered: give its password with PASS")
+            return
+        self._registering = True  # until the password is checked (the hub holds the rest)
+        burst.dispatch(self._hub.handle(self.session, cmd.Register(self._password)))
+        self._registering = False
+
+    def _join(self, params: tuple[str, ...], burst: RoomBurst) -> None:
+        if params[0] == "0":
+            for room in list(self.session.rooms):
+                self._hub_says(cmd.Part(room), burst)
+            return
+        for room in params[0].split(","):
+            if not room:
+                continue
+            if not room.startswith("#"):
+                self._numeric("403", room, "No such channel")
+                continue
+            if room[1:].casefold() in self.session.rooms or any(
+                key == self._room_key(room) for key in self.session.rooms
+            ):
+                continue  # already there: IRC servers say nothing
+            self._hub_says(cmd.Join(room[1:], keep_others=True), burst)
+
+    @staticmethod
+    def _room_key(room: str) -> str:
+        from asyncchat.core.names import name_key
+
+        return name_key(room.removeprefix("#"))
+
+    def _message(self, target: str, text: str, burst: RoomBurst) -> None:
+        action = text.startswith("\x01ACTION ") or text == "\x01ACTION\x01"
+        if action:
+            text = text.removeprefix("\x01ACTION").strip("\x01").strip()
+        elif text.startswith("\x01"):
+            return  # other CTCP (VERSION, PING...): not supported, not passed on
+        clean = sanitize(text).strip()
+        if not clean or invisible_only(clean):
+            self._numeric("412", "No text to send")
+            return
+        self.state.target = target
+        if target.startswith("#"):
+            room = target[1:]
+            command: cmd.Command = cmd.Act(clean, room) if action else cmd.Say(clean, room)
+            effects = self._hub_says(command, burst)
+            if "echo-message" in self.state.caps:
+                self._echo(effects, burst)
+            return
+        if not looks_like_name(target):
+            self._numeric("401", target, "No such nick/channel")
+            return
+        body = f"* {self.session.name} {clean}" if action else clean
+        self._hub_says(cmd.Whisper(target, body), burst)
+
+    def _echo(self, effects: list[Effect], burst: RoomBurst) -> None:
+        """echo-message: a channel message comes back to its sender, as sent."""
+        for effect in effects:
+            if isinstance(effect, Delivery) and isinstance(effect.event, Said):
+                burst.flush()
+                record = effect.event.record
+                tags = (
+                    {"time": server_time(record.time)} if "server-time" in self.state.caps else None
+                )
+                self._send([said_line(record, record.room, tags)])
+
+    def _ask(self, kind: str, room: str, burst: RoomBurst) -> None:
+        key = self._room_key(room)
+        if key not in self.session.rooms:
+            # Not in it: IRC answers an empty list rather than an error.
+            if kind == "WHO":
+                self._numeric("315", channel(room), "End of /WHO list")
+            else:
+                self._numeric("366", channel(room), "End of /NAMES list")
+            return
+        self.state.queries.append((kind, self._hub.directory.room_name(key)))
+        self._hub_says(cmd.Who(key), burst)
+
+    def _who(self, target: str, burst: RoomBurst) -> None:
+        if target.startswith("#"):
+            self._ask("WHO", target[1:], burst)
+            return
+        found = self._hub.find(target) if looks_like_name(target) else None
+        if found is not None:
+            mode = "G" if found.away is not None else "H"
+            where = channel(self._hub.directory.room_name(found.room)) if found.room else "*"
+            self._numeric(
+                "352",
+                where,
+                found.name,
+                HOST,
+                self.state.server,
+                found.name,
+                mode,
+                f"0 {found.name}",
+            )
+        self._numeric("315", target, "End of /WHO list")
+
+    def _whois(self, nick: str) -> None:
+        found = self._hub.find(nick) if looks_like_name(nick) else None
+        if found is None:
+            self._numeric("401", nick, "No such nick/channel")
+        else:
+            state = self.state
+            rooms = " ".join(channel(self._hub.directory.room_name(r)) for r in found.rooms)
+            self._numeric("311", found.name, found.name, HOST, "*", found.name)
+            if rooms:
+                self._numeric("319", found.name, rooms)
+            self._numeric("312", found.name, state.server, "asyncchat")
+            if found.away is not None:
+                self._numeric("301", found.name, found.away)
+            if found.account is not None:
+                account = self._hub.accounts.get(found.account)
+                if account is not None:
+                    self._numeric("330", found.name, account.name, "is logged in as")
+        self._numeric("318", nick, "End of /WHOIS list")
+
+    def _mode(self, params: tuple[str, ...]) -> None:
+        target = params[0]
+        if target.startswith("#"):
+            if len(params) > 1 and params[1] in ("b", "+b"):
+                self._numeric("368", target, "End of channel ban list")
+            elif len(params) > 1:
+                self._numeric("482", target, "Channel modes cannot be changed here")
+            else:
+                self._send([line("324", self.state.nick, target, "+nt", source=self.state.server)])
+        elif target.casefold() == self.state.nick.casefold():
+            self._send([line("221", self.state.nick, "+i", source=self.state.server)])
+        else:
+            self._numeric("502", "Can't change mode for other users")
+
+    def _presence(self, verb: str, params: tuple[str, ...]) -> None:
+        found = [self._hub.find(nick) for nick in params if looks_like_name(nick)]
+        online = [session for session in found if session is not None]
+        if verb == "ISON":
+            self._numeric("303", " ".join(session.name for session in online))
+        else:
+            replies = " ".join(f"{s.name}=+{s.name}@{HOST}" for s in online[:5])
+            self._numeric("302", replies)
+
+    def deliver_local(self, events: list[Event]) -> None:
+        """Events for this client alone, as the hub's would be."""
+        self._dispatch([Delivery(event, ToSession(self.session.id)) for event in events])
+
+
+__all__ = ["CAPABILITIES", "IRCConnection", "mask", "server_name"]
