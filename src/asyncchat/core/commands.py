@@ -172,6 +172,14 @@ class Wall:
 
 
 @dataclass(frozen=True, slots=True)
+class Topic:
+    """Ask (`text` None) or set the topic of `room` (None: the current room)."""
+
+    room: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     command: str
 
@@ -211,6 +219,7 @@ Command = (
     | Mute
     | Unmute
     | Wall
+    | Topic
     | Unknown
     | Malformed
 )

@@ -68,6 +68,7 @@ class AskName:
 class Hello:
     name: str
     online: tuple[str, ...]
+    topic: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class RoomEntered:
 
     room: str
     names: tuple[str, ...]
+    topic: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,31 @@ class Wall:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicIs:
+    """The answer to asking a room's topic ("" when it has none)."""
+
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    """Told to the room: `name` set its topic ("" cleared it)."""
+
+    name: str
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """Told to the user's rooms (IRC's away-notify; the line protocol shows nothing)."""
+
+    name: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Any other server notice, e.g. a line of /help, as read back by a client."""
 
@@ -307,6 +334,9 @@ Event = (
     | SignedInElsewhere
     | Removed
     | Wall
+    | TopicIs
+    | TopicChanged
+    | AwayChanged
     | Notice
     | Error
 )

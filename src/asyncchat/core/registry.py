@@ -88,10 +88,11 @@ class Room(Generic[P]):
     """A room's shown name, its members in join order (a dict as an ordered
     set) and their names kept sorted, so a join into a big room costs no sort."""
 
-    __slots__ = ("_order", "members", "name", "names", "view")
+    __slots__ = ("_order", "members", "name", "names", "topic", "view")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.topic = ""
         self.members: dict[Session[P], None] = {}
         self.view = self.members.keys()
         self.names: list[str] = []
@@ -212,6 +213,13 @@ class Registry(Generic[P]):
 
     def room_name(self, room: str) -> str:
         return self._rooms[room].name
+
+    def topic(self, room: str) -> str:
+        found = self._rooms.get(room)
+        return found.topic if found is not None else ""
+
+    def set_topic(self, room: str, topic: str) -> None:
+        self._rooms[room].topic = topic
 
     def rooms(self) -> tuple[tuple[str, int], ...]:
         """Every room with its head count, sorted by name without case."""

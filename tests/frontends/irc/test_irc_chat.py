@@ -67,3 +67,45 @@ async def test_an_irc_user_and_a_line_user_hold_one_conversation(server: ChatSer
     assert error.command == "ERROR"
     assert await alice.closed() == b""
     assert await bob.line() == "*** Alice left (quit: off to bed)"
+
+
+async def test_topics_are_one_for_both_protocols(server: ChatServer) -> None:
+    alice = await IRC.register(irc_port(server), "Alice", caps="away-notify")
+    bob = await Client.join(server.port, "Bob")
+    await alice.message()  # Bob's JOIN
+    bob.send("/topic")
+    assert await bob.line() == "*** #lobby has no topic (/topic TEXT sets one)"
+    alice.send("TOPIC #lobby :plans for the weekend")
+    assert await bob.line() == "*** Alice set the topic of #lobby: plans for the weekend"
+    changed = await alice.message()
+    assert (changed.source, changed.command, changed.params) == (
+        "Alice!Alice@asyncchat",
+        "TOPIC",
+        ("#lobby", "plans for the weekend"),
+    )
+    carol = await Client.connect(server.port)
+    await carol.line()
+    carol.send("Carol")
+    assert (await carol.line()).startswith("*** Hello Carol!")
+    assert await carol.line() == "*** Topic of #lobby: plans for the weekend"
+    bob.send("/topic a new plan")
+    topic = await alice.until(lambda m: m.command == "TOPIC")
+    assert topic[-1].params == ("#lobby", "a new plan")
+    alice.send("TOPIC #lobby")
+    assert (await alice.message()).params[1:] == ("#lobby", "a new plan")
+    dave = await IRC.connect(irc_port(server))
+    dave.send("NICK Dave", "USER dave 0 * :Dave")
+    burst = await dave.until(lambda m: m.command == "366")
+    assert [m.params[1:] for m in burst if m.command == "332"] == [("#lobby", "a new plan")]
+    # away-notify: Alice asked for it and hears Bob go away and come back.
+    bob.send("/away lunch", "/away")
+    seen = await alice.until(lambda m: m.command == "AWAY" and not m.params)
+    away, back = [m for m in seen if m.command == "AWAY"]
+    assert (away.source, away.params) == ("Bob!Bob@asyncchat", ("lunch",))
+    assert back.source == "Bob!Bob@asyncchat"
+    said = await bob.until(lambda line: line == "*** you are back")
+    assert said[-2:] == [
+        "*** you are away: lunch (/away alone when you are back)",
+        "*** you are back",
+    ]
+    assert not any("AWAY" in line for line in said)  # line users are not told

@@ -22,6 +22,7 @@ from asyncchat.core.effects import (
 )
 from asyncchat.core.events import (
     AskPassword,
+    AwayChanged,
     AwayState,
     Bye,
     ErrorCode,
@@ -45,6 +46,8 @@ from asyncchat.core.events import (
     RoomEntered,
     Rooms,
     Said,
+    TopicChanged,
+    TopicIs,
 )
 from asyncchat.core.hub.base import ban_text, looks_alike, not_valid, quoted
 from asyncchat.core.hub.operators import Operators
@@ -68,6 +71,8 @@ log = logging.getLogger(__name__)
 
 
 LOBBY = Name("lobby", "lobby")
+MAX_TOPIC = 300
+"""Characters in a room's topic."""
 
 
 def _correspond(session: Session[P], other: int) -> None:
@@ -155,7 +160,14 @@ class Hub(SignIn[P], Operators[P]):
         members = self.directory.members(LOBBY.key)
         log.info("%s joined (%d online)", name.display, len(self.directory))
         return [
-            self._to(session, Hello(name.display, self.directory.names(LOBBY.key))),
+            self._to(
+                session,
+                Hello(
+                    name.display,
+                    self.directory.names(LOBBY.key),
+                    self.directory.topic(LOBBY.key),
+                ),
+            ),
             Delivery(
                 Joined(name.display, len(members), room=self.directory.room_name(LOBBY.key)),
                 ToRoom(LOBBY.key, session.id),
@@ -238,15 +250,16 @@ class Hub(SignIn[P], Operators[P]):
         already = room.key in session.rooms
         self.directory.enter(session, room)
         entered = self.directory.room_name(room.key)
+        topic = self.directory.topic(room.key)
         if already:  # it was there all along: it only becomes the current room
             return [
                 *effects,
-                self._to(session, RoomEntered(entered, self.directory.names(room.key))),
+                self._to(session, RoomEntered(entered, self.directory.names(room.key), topic)),
             ]
         here = self.directory.members(room.key)
         return [
             *effects,
-            self._to(session, RoomEntered(entered, self.directory.names(room.key))),
+            self._to(session, RoomEntered(entered, self.directory.names(room.key), topic)),
             Delivery(
                 Joined(session.name, len(here), moved=True, room=entered),
                 ToRoom(room.key, session.id),
@@ -294,7 +307,12 @@ class Hub(SignIn[P], Operators[P]):
                 return [self._to(session, HelpText(topic, self.is_operator(session)))]
             case cmd.Away(message):
                 session.away = message
-                return [self._to(session, AwayState(message))]
+                changed = Delivery(
+                    AwayChanged(session.name, message), ToRooms(tuple(session.rooms))
+                )
+                return [self._to(session, AwayState(message)), changed]
+            case cmd.Topic(room, text):
+                return self._topic(session, room, text)
             case cmd.Ignore(name):
                 return self._ignore(session, name)
             case cmd.Unignore(name):
@@ -332,6 +350,22 @@ class Hub(SignIn[P], Operators[P]):
                 return self._operate(session, command)
             case _:
                 assert_never(command)
+
+    def _topic(self, session: Session[P], wanted: str | None, text: str | None) -> list[Effect]:
+        room = self._room_of(session, wanted)
+        if isinstance(room, Delivery):
+            return [room]
+        shown = self.directory.room_name(room)
+        if text is None:
+            return [self._to(session, TopicIs(shown, self.directory.topic(room)))]
+        if self._muted(session):
+            return [self._error(session, ErrorCode.MUTED, "you are muted")]
+        if len(text) > MAX_TOPIC:
+            problem = f"a topic can be at most {MAX_TOPIC} characters (that one has {len(text)})"
+            return [self._error(session, ErrorCode.BAD_COMMAND, problem)]
+        self.directory.set_topic(room, text)
+        log.info("%s set the topic of #%s", session.name, shown)
+        return [Delivery(TopicChanged(session.name, shown, text), ToRoom(room))]
 
     def _rooms_full(self, session: Session[P], leaving: list[str]) -> bool:
         """A new room for `session` would pass --max-rooms.

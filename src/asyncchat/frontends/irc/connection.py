@@ -39,7 +39,14 @@ from asyncchat.frontends.line.framing import Frame, InvalidUtf8, Line, LineTooLo
 if TYPE_CHECKING:
     from asyncchat.edge.server import ChatServer
 
-CAPABILITIES: Final = ("batch", "echo-message", "message-tags", "multi-prefix", "server-time")
+CAPABILITIES: Final = (
+    "away-notify",
+    "batch",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "server-time",
+)
 MAX_IRC_LINE: Final = IRC_LINE
 """What the framing lets through: a tags part and a message (checked apart)."""
 BEFORE_REGISTRATION: Final = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
@@ -218,7 +225,14 @@ class IRCConnection(LineConnection):
             case "LIST":
                 self._hub_says(cmd.ListRooms(), burst)
             case "TOPIC":
-                self._numeric("331", params[0], "No topic is set")
+                room = params[0].removeprefix("#")
+                if self._room_key(room) not in self.session.rooms:
+                    self._numeric("442", params[0], "You're not on that channel")
+                elif len(params) > 1:
+                    text = sanitize(params[1]).strip()
+                    self._hub_says(cmd.Topic(room, "" if invisible_only(text) else text), burst)
+                else:
+                    self._hub_says(cmd.Topic(room), burst)
             case "MODE":
                 self._mode(params)
             case "AWAY":
@@ -275,7 +289,8 @@ class IRCConnection(LineConnection):
     def _recode(self) -> None:
         """New capabilities: this client's encoders follow them."""
         self.peer.personal = Personal(self.state)
-        codec = Broadcast(self.state.server, "server-time" in self.state.caps)
+        caps = self.state.caps
+        codec = Broadcast(self.state.server, "server-time" in caps, "away-notify" in caps)
         self._dispatch.recode(self.session.id, self.peer, codec)
 
     def _try_register(self, burst: RoomBurst) -> None:
@@ -418,7 +433,7 @@ class IRCConnection(LineConnection):
             elif len(params) > 1:
                 self._numeric("482", target, "Channel modes cannot be changed here")
             else:
-                self._send([line("324", self.state.nick, target, "+nt", source=self.state.server)])
+                self._send([line("324", self.state.nick, target, "+n", source=self.state.server)])
         elif target.casefold() == self.state.nick.casefold():
             self._send([line("221", self.state.nick, "+i", source=self.state.server)])
         else:

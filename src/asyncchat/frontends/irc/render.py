@@ -18,6 +18,7 @@ from asyncchat.core.events import (
     AccountState,
     AskName,
     AskPassword,
+    AwayChanged,
     AwayState,
     Bye,
     Error,
@@ -47,9 +48,12 @@ from asyncchat.core.events import (
     Said,
     ShuttingDown,
     SignedInElsewhere,
+    TopicChanged,
+    TopicIs,
     Wall,
     Welcome,
 )
+from asyncchat.core.hub.routing import MAX_TOPIC
 from asyncchat.core.names import MAX_NAME_LENGTH
 from asyncchat.frontends.irc.message import line, text_line
 from asyncchat.frontends.line.parser import command_help, help_lines
@@ -107,6 +111,7 @@ class Broadcast:
 
     server: str
     server_time: bool = False
+    away_notify: bool = False
 
     def __call__(self, event: Event) -> bytes:
         return _encode(self.lines(event))
@@ -131,6 +136,14 @@ class Broadcast:
                 return [
                     text_line("NOTICE", "$*", f"notice from {sender}: {text}", source=self.server)
                 ]
+            case TopicChanged(name, room, topic):
+                return [text_line("TOPIC", channel(room), topic, source=mask(name))]
+            case AwayChanged(name, message):
+                if not self.away_notify:
+                    return []
+                if message is None:
+                    return [line("AWAY", source=mask(name))]
+                return [text_line("AWAY", message, source=mask(name))]
         return []
 
 
@@ -161,7 +174,9 @@ class Personal:
 
     def __init__(self, state: ClientState) -> None:
         self.state = state
-        self._broadcast = Broadcast(state.server, "server-time" in state.caps)
+        self._broadcast = Broadcast(
+            state.server, "server-time" in state.caps, "away-notify" in state.caps
+        )
 
     def __call__(self, event: Event) -> bytes:
         return _encode(self.lines(event))
@@ -183,7 +198,7 @@ class Personal:
             self.text_numeric("001", f"Welcome to the {NETWORK} IRC network, {mask(nick)}"),
             self.text_numeric("002", f"Your host is {server}, running asyncchat"),
             self.text_numeric("003", "This server was created today"),
-            self.numeric("004", server, "asyncchat", "i", "nt"),
+            self.numeric("004", server, "asyncchat", "i", "n"),
             self.text_numeric("005", *isupport(), "are supported by this server"),
             self.text_numeric(
                 "251", f"There are {state.online} users and 0 invisible on 1 servers"
@@ -205,24 +220,31 @@ class Personal:
             lines.append(self.text_numeric("353", "=", channel(room), " ".join(chunk)))
         return [*lines, self.text_numeric("366", channel(room), "End of /NAMES list")]
 
-    def entered(self, room: str, names: tuple[str, ...]) -> list[str]:
+    def entered(self, room: str, names: tuple[str, ...], topic: str) -> list[str]:
         me = self.state.nick
         return [
             line("JOIN", channel(room), source=mask(me)),
-            self.text_numeric("331", channel(room), "No topic is set"),
+            *([self.topic(room, topic)] if topic else []),
             *self.names(room, names),
         ]
+
+    def topic(self, room: str, topic: str) -> str:
+        if not topic:
+            return self.text_numeric("331", channel(room), "No topic is set")
+        return self.text_numeric("332", channel(room), topic)
 
     def lines(self, event: Event) -> list[str]:
         state = self.state
         match event:
             case Welcome() | AskName():
                 return []
-            case Hello(name, online):
+            case Hello(name, online, topic):
                 state.online = max(state.online, len(online))
-                return [*self.welcome(name), *self.entered("lobby", online)]
-            case RoomEntered(room, names):
-                return self.entered(room, names)
+                return [*self.welcome(name), *self.entered("lobby", online, topic)]
+            case RoomEntered(room, names, topic):
+                return self.entered(room, names, topic)
+            case TopicIs(room, topic):
+                return [self.topic(room, topic)]
             case Rooms(rooms):
                 return [
                     self.numeric("321", "Channel", "Users  Name"),
@@ -335,7 +357,7 @@ class Personal:
                 return self.error(code, text)
             case Wall(sender, text):
                 return [self.notice(f"notice from {sender}: {text}")]
-            case Said() | Joined() | Left():
+            case Said() | Joined() | Left() | TopicChanged() | AwayChanged():
                 return self._broadcast.lines(event)
         return []
 
@@ -374,11 +396,12 @@ def isupport() -> list[str]:
         "CHANLIMIT=#:",
         "CHANNELLEN=25",
         "CHANTYPES=#",
-        "CHANMODES=b,,,nt",
+        "CHANMODES=b,,,n",
         f"NETWORK={NETWORK}",
         f"NICKLEN={MAX_NAME_LENGTH}",
         "PREFIX=()",
         "STATUSMSG=",
         "TARGMAX=JOIN:,PART:,PRIVMSG:1,NOTICE:1,NAMES:1,WHOIS:1",
+        f"TOPICLEN={MAX_TOPIC}",
         "UTF8ONLY",
     ]

@@ -34,6 +34,7 @@ from asyncchat.core.commands import (
     RegisterAccount,
     Reply,
     Say,
+    Topic,
     Unban,
     Unignore,
     Unknown,
@@ -259,6 +260,12 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("unignore", "/unignore NAME", "stop ignoring NAME", _needs("/unignore NAME", Unignore)),
     Spec("ping", "/ping [token]", "check the server answers", lambda r: Ping(sanitize(r).strip())),
     Spec("away", "/away [message]", "say you are away; alone: you are back", _away),
+    Spec(
+        "topic",
+        "/topic [text]",
+        "set this room's topic; alone: show it",
+        lambda rest: Topic(None, _reason(rest)),
+    ),
     Spec("help", "/help [COMMAND]", "this list, or one command explained", _help),
     Spec(
         "register",

@@ -16,6 +16,7 @@ from asyncchat.core.events import (
     AccountState,
     AskName,
     AskPassword,
+    AwayChanged,
     AwayState,
     Bye,
     Error,
@@ -45,6 +46,8 @@ from asyncchat.core.events import (
     Said,
     ShuttingDown,
     SignedInElsewhere,
+    TopicChanged,
+    TopicIs,
     Wall,
     Welcome,
 )
@@ -87,6 +90,10 @@ def _stamp(time: float) -> str:
     return datetime.fromtimestamp(time, UTC).strftime(TIME_FORMAT)
 
 
+def _topic_lines(room: str, topic: str) -> list[str]:
+    return [f"{NOTICE}Topic of #{room}: {topic}"] if topic else []
+
+
 def render(event: Event) -> list[str]:
     """The protocol lines for one event, without line endings."""
     match event:
@@ -100,12 +107,24 @@ def render(event: Event) -> list[str]:
             return [NOTICE + WELCOME_TEXT]
         case AskName():
             return [NOTICE + ASK_NAME_TEXT]
-        case Hello(name, online):
-            return [f"{NOTICE}Hello {name}! {_online(online)}. Type /help for commands."]
+        case Hello(name, online, topic):
+            hello = f"{NOTICE}Hello {name}! {_online(online)}. Type /help for commands."
+            return [hello, *_topic_lines("lobby", topic)]
         case Joined(name, count, moved, _):
             return [f"{NOTICE}{name} joined ({count} {'here' if moved else 'online'})"]
-        case RoomEntered(room, names):
-            return [f"{NOTICE}Now in #{room} ({len(names)} here): {', '.join(names)}"]
+        case RoomEntered(room, names, topic):
+            now = f"{NOTICE}Now in #{room} ({len(names)} here): {', '.join(names)}"
+            return [now, *_topic_lines(room, topic)]
+        case TopicIs(room, ""):
+            return [f"{NOTICE}#{room} has no topic (/topic TEXT sets one)"]
+        case TopicIs(room, topic):
+            return _topic_lines(room, topic)
+        case TopicChanged(name, room, ""):
+            return [f"{NOTICE}{name} cleared the topic of #{room}"]
+        case TopicChanged(name, room, topic):
+            return [f"{NOTICE}{name} set the topic of #{room}: {topic}"]
+        case AwayChanged():
+            return []
         case Rooms(rooms):
             listed = ", ".join(f"#{room} ({count})" for room, count in rooms)
             return [f"{NOTICE}Rooms ({len(rooms)}): {listed}"]
