@@ -139,9 +139,11 @@ class Left:
 
 @dataclass(frozen=True, slots=True)
 class Said:
-    """A public line or an action (`record.action`), to everyone else in its room."""
+    """A public line or an action (`record.action`), to everyone else in its room;
+    `room` is the room's shown name (the record has its key)."""
 
     record: Record
+    room: str = ""
 
 
 @dataclass(frozen=True, slots=True)

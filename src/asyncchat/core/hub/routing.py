@@ -221,8 +221,12 @@ class Hub(SignIn[P], Operators[P]):
         ignorers = self._ignores.ignorers(session.key)
         if ignorers:
             skip = frozenset(ignorer.id for ignorer in ignorers)
-            return [Delivery(Said(record), ToRoom(room, session.id, skip))]
-        return [Delivery(Said(record), ToRoom(room, session.id))]
+            return [
+                Delivery(
+                    Said(record, self.directory.room_name(room)), ToRoom(room, session.id, skip)
+                )
+            ]
+        return [Delivery(Said(record, self.directory.room_name(room)), ToRoom(room, session.id))]
 
     def _join(self, session: Session[P], wanted: str, keep_others: bool) -> list[Effect]:
         try:

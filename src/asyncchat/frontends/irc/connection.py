@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Final
 import asyncchat.core.commands as cmd
 from asyncchat.config import IRC_LINE
 from asyncchat.core.effects import Delivery, Effect, ToSession
-from asyncchat.core.events import AskPassword, Event, LeaveReason, Said
+from asyncchat.core.events import AskPassword, Error, Event, LeaveReason, Said
 from asyncchat.core.hub.base import Ticket
-from asyncchat.core.names import looks_like_name
+from asyncchat.core.names import InvalidName, looks_like_name, parse_room
 from asyncchat.core.registry import State
 from asyncchat.core.sanitize import invisible_only, sanitize
 from asyncchat.edge.outbox import RoomBurst
@@ -139,9 +139,22 @@ class IRCConnection(LineConnection):
             case _:
                 return
 
-    def _hub_says(self, command: cmd.Command, burst: RoomBurst) -> list[Effect]:
+    def _hub_says(
+        self, command: cmd.Command, burst: RoomBurst, *, quiet: bool = False
+    ) -> list[Effect]:
+        """The hub's answer, dispatched; `quiet`: without errors to us (a NOTICE
+        never gets an error reply)."""
         effects = self._hub.handle(self.session, command)
+        if quiet:
+            me = ToSession(self.session.id)
+            effects = [
+                e
+                for e in effects
+                if not (isinstance(e, Delivery) and e.to == me and isinstance(e.event, Error))
+            ]
         burst.dispatch(effects)
+        if self.session.state is State.CHATTING:
+            self.state.nick = self.session.name  # a rename is told to rooms by the Broadcast
         return effects
 
     def _command(self, message: Message, burst: RoomBurst) -> None:
@@ -182,6 +195,8 @@ class IRCConnection(LineConnection):
                 else:
                     self._password = params[0]
             case "NICK":
+                if registered and params[0] == self.session.name:
+                    return  # no change: IRC servers say nothing
                 if registered:
                     self.state.target = params[0]
                     self._hub_says(cmd.Nick(params[0]), burst)
@@ -211,10 +226,14 @@ class IRCConnection(LineConnection):
             case "PART":
                 why = sanitize(params[1]).strip() or None if len(params) > 1 else None
                 for room in params[0].split(","):
-                    if room:
-                        self._hub_says(cmd.Part(room.removeprefix("#"), why), burst)
+                    if not room:
+                        continue
+                    if self._room_key(room) not in self.session.rooms:
+                        self._numeric("442", room, "You're not on that channel")
+                        continue
+                    self._hub_says(cmd.Part(room.removeprefix("#"), why), burst)
             case "PRIVMSG" | "NOTICE":
-                self._message(params[0], params[1], burst)
+                self._message(params[0], params[1], burst, notice=verb == "NOTICE")
             case "NAMES":
                 room = params[0].split(",")[0].removeprefix("#") if params else self.session.room
                 self._ask("NAMES", room, burst)
@@ -327,6 +346,11 @@ class IRCConnection(LineConnection):
             if not room.startswith("#"):
                 self._numeric("403", room, "No such channel")
                 continue
+            try:
+                parse_room(room)
+            except InvalidName as problem:
+                self._numeric("479", room, f"Illegal channel name: {problem}")
+                continue
             if room[1:].casefold() in self.session.rooms or any(
                 key == self._room_key(room) for key in self.session.rooms
             ):
@@ -339,7 +363,7 @@ class IRCConnection(LineConnection):
 
         return name_key(room.removeprefix("#"))
 
-    def _message(self, target: str, text: str, burst: RoomBurst) -> None:
+    def _message(self, target: str, text: str, burst: RoomBurst, *, notice: bool = False) -> None:
         action = text.startswith("\x01ACTION ") or text == "\x01ACTION\x01"
         if action:
             text = text.removeprefix("\x01ACTION").strip("\x01").strip()
@@ -347,32 +371,43 @@ class IRCConnection(LineConnection):
             return  # other CTCP (VERSION, PING...): not supported, not passed on
         clean = sanitize(text).strip()
         if not clean or invisible_only(clean):
-            self._numeric("412", "No text to send")
+            if not notice:
+                self._numeric("412", "No text to send")
             return
         self.state.target = target
         if target.startswith("#"):
             room = target[1:]
+            key = self._room_key(room)
+            if key not in self.session.rooms:
+                if not notice:
+                    known = self._hub.directory.has_room(key)
+                    code, why = (
+                        ("404", "Cannot send to channel") if known else ("403", "No such channel")
+                    )
+                    self._numeric(code, target, why)
+                return
             command: cmd.Command = cmd.Act(clean, room) if action else cmd.Say(clean, room)
-            effects = self._hub_says(command, burst)
+            effects = self._hub_says(command, burst, quiet=notice)
             if "echo-message" in self.state.caps:
                 self._echo(effects, burst)
             return
         if not looks_like_name(target):
-            self._numeric("401", target, "No such nick/channel")
+            if not notice:
+                self._numeric("401", target, "No such nick/channel")
             return
         body = f"* {self.session.name} {clean}" if action else clean
-        self._hub_says(cmd.Whisper(target, body), burst)
+        self._hub_says(cmd.Whisper(target, body), burst, quiet=notice)
 
     def _echo(self, effects: list[Effect], burst: RoomBurst) -> None:
         """echo-message: a channel message comes back to its sender, as sent."""
         for effect in effects:
             if isinstance(effect, Delivery) and isinstance(effect.event, Said):
                 burst.flush()
-                record = effect.event.record
+                record, room = effect.event.record, effect.event.room or effect.event.record.room
                 tags = (
                     {"time": server_time(record.time)} if "server-time" in self.state.caps else None
                 )
-                self._send([said_line(record, record.room, tags)])
+                self._send([said_line(record, room, tags)])
 
     def _ask(self, kind: str, room: str, burst: RoomBurst) -> None:
         key = self._room_key(room)

@@ -10,6 +10,7 @@ nick, replies depend on what it asked and on its capabilities).
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -118,15 +119,17 @@ class Broadcast:
 
     def lines(self, event: Event) -> list[str]:
         match event:
-            case Said(record):
+            case Said(record, room):
                 tags = {"time": server_time(record.time)} if self.server_time else None
-                return [said_line(record, record.room, tags)]
+                return [said_line(record, room or record.room, tags)]
             case Joined(name, _, _, room):
                 return [line("JOIN", channel(room or "lobby"), source=mask(name))]
             case Left(name, reason, message, room):
                 if reason in QUIT_REASONS:
                     why = _leave_reason(reason, message)
                     return [text_line("QUIT", why, source=mask(name))]
+                if message is None and reason is LeaveReason.PARTED:
+                    return [line("PART", channel(room), source=mask(name))]
                 return [
                     text_line("PART", channel(room), message or reason.value, source=mask(name))
                 ]
@@ -290,9 +293,10 @@ class Personal:
                 tags = {"time": server_time(when)} if stamped else {}
                 return [text_line("PRIVMSG", state.nick, text, source=mask(sender), tags=tags)]
             case PrivateSent(recipient, text):
-                if "echo-message" in state.caps:
-                    return [text_line("PRIVMSG", recipient, text, source=mask(state.nick))]
-                return []
+                if "echo-message" not in state.caps:
+                    return []
+                tags = {"time": server_time(time.time())} if "server-time" in state.caps else {}
+                return [text_line("PRIVMSG", recipient, text, source=mask(state.nick), tags=tags)]
             case Online(names, away):
                 kind, room = state.queries.pop(0) if state.queries else ("NAMES", "lobby")
                 if kind == "WHO":

@@ -97,7 +97,7 @@ def _topic_lines(room: str, topic: str) -> list[str]:
 def render(event: Event) -> list[str]:
     """The protocol lines for one event, without line endings."""
     match event:
-        case Said(record):
+        case Said(record, _):
             return [_said(record)]
         case Private(sender, text, _, _):
             return [f"*{sender}* {text}"]
