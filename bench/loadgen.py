@@ -7,6 +7,7 @@ sample of clients parse the send timestamps carried in the text.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import time
@@ -15,12 +16,40 @@ from dataclasses import dataclass, field
 from typing import cast
 
 HOST = "127.0.0.1"
+_SOURCES = itertools.count()
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a client of one protocol registers, sends a public line and spots one."""
+
+    hello: Callable[[bytes], bytes]
+    registered: bytes
+    said: bytes
+    """What starts a public line as received."""
+    say: bytes
+    """What starts a public line as sent."""
+    end: bytes
+
+
+LINE = Dialect(lambda name: name + b"\n", b"*** Hello ", b"<", b"", b"\n")
+IRC = Dialect(
+    lambda name: b"NICK %s\r\nUSER %s 0 * :%s\r\nJOIN #lobby\r\n" % (name, name, name),
+    b" 366 ",
+    b"PRIVMSG #lobby :",
+    b"PRIVMSG #lobby :",
+    b"\r\n",
+)
 
 
 class BenchClient(asyncio.Protocol):
     """One chat client that registers, counts public lines, and maybe samples latency."""
 
-    def __init__(self, name: str, expect: int, sample: list[int] | None) -> None:
+    def __init__(
+        self, name: str, expect: int, sample: list[int] | None, dialect: Dialect = LINE
+    ) -> None:
+        self.dialect = dialect
+        self.tail = b""
         self.name = name.encode()
         self.expect = expect
         self.sample = sample
@@ -35,14 +64,14 @@ class BenchClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self.transport.write(self.name + b"\n")
+        self.transport.write(self.dialect.hello(self.name))
 
     def data_received(self, data: bytes) -> None:
         self.bytes += len(data)
         self.last_data = time.perf_counter()
         if not self.registered.done():
             self.greeting += data
-            at = self.greeting.find(b"*** Hello ")
+            at = self.greeting.find(self.dialect.registered)
             if at < 0 or self.greeting.find(b"\n", at) < 0:
                 return
             end = self.greeting.find(b"\n", at) + 1
@@ -51,6 +80,9 @@ class BenchClient(asyncio.Protocol):
             self.registered.set_result(None)
             if not data:
                 return
+        if self.dialect is not LINE:
+            self._count_irc(data)
+            return
         starts_a_line = self.at_line_start
         count = data.count(b"\n<")
         if starts_a_line and data[:1] == b"<":
@@ -59,6 +91,18 @@ class BenchClient(asyncio.Protocol):
         self.count += count
         if self.sample is not None and count:
             self._sample(data, starts_a_line)
+        if self.count >= self.expect > 0 and not self.done.done():
+            self.done.set_result(time.perf_counter())
+
+    def _count_irc(self, data: bytes) -> None:
+        """Count public lines by their marker, which a read may split."""
+        marker = self.dialect.said
+        joined = self.tail + data
+        count = joined.count(marker)
+        self.tail = joined[-(len(marker) - 1) :]
+        if self.tail.count(marker):
+            count -= 1
+        self.count += count
         if self.count >= self.expect > 0 and not self.done.done():
             self.done.set_result(time.perf_counter())
 
@@ -87,24 +131,37 @@ class BenchClient(asyncio.Protocol):
 
 
 async def open_client(
-    port: int, name: str, expect: int = 0, sample: list[int] | None = None
+    port: int,
+    name: str,
+    expect: int = 0,
+    sample: list[int] | None = None,
+    dialect: Dialect = LINE,
 ) -> BenchClient:
     loop = asyncio.get_running_loop()
-    _, client = await loop.create_connection(lambda: BenchClient(name, expect, sample), HOST, port)
+    # IRC servers throttle connections per address: each IRC client comes from its own.
+    n = next(_SOURCES)
+    source = (f"127.1.{n // 250 % 250}.{n % 250 + 1}", 0)
+    _, client = await loop.create_connection(
+        lambda: BenchClient(name, expect, sample, dialect),
+        HOST,
+        port,
+        local_addr=source if dialect is IRC else None,
+    )
     await asyncio.wait_for(client.registered, 600)
     return client
 
 
 async def open_many(
-    port: int, make: list[Callable[[], tuple[str, int, list[int] | None]]]
+    port: int, make: list[Callable[[], tuple[str, int, list[int] | None]]], dialect: Dialect = LINE
 ) -> list[BenchClient]:
-    """Open clients 200 at a time (the listen backlog stays small)."""
-    limit = asyncio.Semaphore(200)
+    """Open clients 200 at a time (the listen backlog stays small); IRC clients 8 at a
+    time (ngIRCd accepts a few a second and drops connects beyond its backlog)."""
+    limit = asyncio.Semaphore(200 if dialect is LINE else 8)
 
     async def one(spec: Callable[[], tuple[str, int, list[int] | None]]) -> BenchClient:
         async with limit:
             name, expect, sample = spec()
-            return await open_client(port, name, expect, sample)
+            return await open_client(port, name, expect, sample, dialect)
 
     return list(await asyncio.gather(*(one(spec) for spec in make)))
 
@@ -137,12 +194,19 @@ class CpuMeter:
         return (time.process_time() - self.cpu) / max(1e-9, time.perf_counter() - self.wall)
 
 
-def line(now_ns: int, seq: int) -> bytes:
-    return b"t=%d %d the quick brown fox jumps over the lazy dog\n" % (now_ns, seq)
+def line(now_ns: int, seq: int, dialect: Dialect = LINE) -> bytes:
+    text = b"t=%d %d the quick brown fox jumps over the lazy dog" % (now_ns, seq)
+    return dialect.say + text + dialect.end
 
 
 async def fanout(
-    port: int, receivers: int, senders: int, lines: int, rate: float = 0.0, patience: float = 120
+    port: int,
+    receivers: int,
+    senders: int,
+    lines: int,
+    rate: float = 0.0,
+    patience: float = 120,
+    dialect: Dialect = LINE,
 ) -> dict[str, float]:
     """S senders say M lines each to a room of R receivers (and each other)."""
     per_receiver = senders * lines
@@ -153,7 +217,7 @@ async def fanout(
         (lambda i=i: (f"r{i}", per_receiver, samples if i in sampled else None))
         for i in range(receivers)
     ] + [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
-    clients = await open_many(port, specs)
+    clients = await open_many(port, specs, dialect)
     try:
         await settle(clients)
         for client in clients:
@@ -164,7 +228,7 @@ async def fanout(
         if rate <= 0:
             for talker in talkers:
                 now = time.perf_counter_ns()
-                talker.send(b"".join(line(now, i) for i in range(lines)))
+                talker.send(b"".join(line(now, i, dialect) for i in range(lines)))
         else:
             spread = 1 / (rate * len(talkers))
             await asyncio.gather(

@@ -45,8 +45,14 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
     if kind == "baseline":
         assert baseline is not None, "--baseline DIR is needed for the baseline server"
         env = {**os.environ, "PYTHONPATH": str(baseline / "src")}
+    listening = r"listening on [\d.]+:(\d+)"
     if kind == "relay":
         command = [sys.executable, str(HERE / "relay.py"), "0"]
+    elif kind == "ngircd":
+        conf = workdir / "ngircd.conf"
+        conf.write_text(NGIRCD_CONF.format(port=free_port()))
+        command = [NGIRCD, "--nodaemon", "--config", str(conf)]
+        listening = r"Now listening on \[[\d.]+\]:(\d+)"
     else:
         file_db = kind == "asyncchat-file"
         db = str(workdir / f"bench-{time.time_ns()}.db") if file_db else ":memory:"
@@ -63,15 +69,20 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
             "20000",
             "--db",
             db,
+            *(["--irc-port", "0", "--server-name", "bench.test"] if kind.endswith("-irc") else []),
         ]
+        if kind.endswith("-irc"):
+            listening = r"listening on [\d.]+:(\d+) \(IRC\)"
     with open(log, "w") as err:
-        process = subprocess.Popen(command, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(
+            command, stdout=err, stderr=err, stdin=subprocess.DEVNULL, env=env
+        )
     try:
         if (os.cpu_count() or 1) >= 2:
             os.sched_setaffinity(process.pid, {0})
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            found = re.search(r"listening on [\d.]+:(\d+)", log.read_text())
+            found = re.search(listening, log.read_text())
             if found:
                 break
             if process.poll() is not None:
@@ -85,17 +96,54 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
         process.wait(10)
 
 
+NGIRCD = "/usr/sbin/ngircd"
+NGIRCD_CONF = """[Global]
+Name = bench.test
+Info = bench
+Listen = 127.0.0.1
+Ports = {port}
+[Limits]
+MaxConnections = 20000
+MaxConnectionsIP = 0
+MaxJoins = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 SCENARIOS = {
     "fanout-burst": dict(receivers=200, senders=10, lines=200),
     "fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
     "conns": dict(count=5000, rate=1000.0),
+    "irc-fanout-burst": dict(receivers=100, senders=10, lines=100),
+    "irc-fanout-many": dict(receivers=200, senders=100, lines=1),
 }
 QUICK = {
     "fanout-burst": dict(receivers=50, senders=5, lines=50),
     "fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
     "conns": dict(count=300, rate=1000.0),
+    "irc-fanout-burst": dict(receivers=50, senders=5, lines=50),
+    "irc-fanout-many": dict(receivers=50, senders=25, lines=4),
 }
-HEADLINE = {"fanout-burst": "deliveries_per_s", "fanout-paced": "p99_ms", "conns": "connects_per_s"}
+HEADLINE = {
+    "fanout-burst": "deliveries_per_s",
+    "fanout-paced": "p99_ms",
+    "conns": "connects_per_s",
+    "irc-fanout-burst": "deliveries_per_s",
+    "irc-fanout-many": "deliveries_per_s",
+}
 
 
 async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
@@ -107,6 +155,7 @@ async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) 
         int(params["senders"]),
         int(params["lines"]),
         params.get("rate", 0.0),
+        dialect=loadgen.IRC if scenario.startswith("irc-") else loadgen.LINE,
     )
 
 

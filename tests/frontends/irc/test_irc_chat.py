@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from ircsupport import IRC
 from support import Client, StartServer
 
 from asyncchat.edge.server import ChatServer
+from asyncchat.frontends.irc.message import Message
 
 
 @pytest.fixture
@@ -109,3 +112,43 @@ async def test_topics_are_one_for_both_protocols(server: ChatServer) -> None:
         "*** you are back",
     ]
     assert not any("AWAY" in line for line in said)  # line users are not told
+
+
+def plain(account: str, password: str) -> str:
+    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
+
+
+async def sasl_client(port: int, account: str, password: str) -> tuple[IRC, list[Message]]:
+    """CAP LS 302, REQ sasl, AUTHENTICATE PLAIN: what the server answered."""
+    client = await IRC.connect(port)
+    client.send("CAP LS 302")
+    listed = await client.message()
+    assert "sasl=PLAIN" in listed.params[-1].split()
+    client.send("CAP REQ :sasl")
+    assert (await client.message()).params[1:] == ("ACK", "sasl")
+    client.send("AUTHENTICATE PLAIN")
+    assert (await client.message()).params == ("+",)
+    client.send(f"AUTHENTICATE {plain(account, password)}")
+    answer = await client.until(lambda m: m.command in ("903", "904"))
+    return client, answer
+
+
+async def test_sasl_plain_signs_in_to_an_account(server: ChatServer) -> None:
+    owner = await Client.join(server.port, "Sasha")
+    owner.send("/register secret-words-1")
+    assert await owner.line() == "*** 'Sasha' is registered to you"
+    client, answer = await sasl_client(irc_port(server), "Sasha", "wrong-words")
+    assert [m.command for m in answer] == ["904"]
+    client, answer = await sasl_client(irc_port(server), "sasha", "secret-words-1")
+    assert [m.command for m in answer] == ["900", "903"]
+    assert answer[0].params[2] == "Sasha"
+    client.send("NICK Sasha", "USER sasha 0 * :Sasha", "CAP END")
+    burst = await client.until(lambda m: m.command == "366")
+    assert burst[0].command == "001"  # no password question: SASL signed it in
+    assert await owner.line() == "*** signed in elsewhere"  # and the ghost was taken over
+    other, answer = await sasl_client(irc_port(server), "Sasha", "secret-words-1")
+    other.send("NICK Sasha2", "USER s 0 * :S", "CAP END")
+    await other.until(lambda m: m.command == "366")
+    other.send("WHOIS Sasha2")
+    whois = await other.until(lambda m: m.command == "318")
+    assert [m.params[2] for m in whois if m.command == "330"] == ["Sasha"]

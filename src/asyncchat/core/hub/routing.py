@@ -98,6 +98,8 @@ class Hub(SignIn[P], Operators[P]):
                 if session.asking:
                     return self._sign_in(session, command.name)
                 return self._register(session, command.name)
+            if isinstance(command, cmd.Identify) and command.name is not None:
+                return self._identify(session, command.name, command.password)  # IRC's SASL
             return self._refuse_name(session, "choose a name first")
         return self._execute(session, command)
 
@@ -117,6 +119,8 @@ class Hub(SignIn[P], Operators[P]):
             log.info("refused the banned name %s", name.display)
             return [self._error(session, ErrorCode.BANNED, ban_text(ban)), Close(session.id)]
         account = self.accounts.get(name.key)
+        if account is not None and session.account == account.key:  # signed in before naming
+            return [*self._take_over(account.key), ClaimName(session.id, account.name, account.key)]
         if account is not None:
             session.asking, session.asked = True, account.key
             return [self._to(session, AskPassword(account.name))]

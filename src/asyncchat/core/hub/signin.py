@@ -201,9 +201,9 @@ class SignIn(HubBase[P]):
                     text = f"the name '{account.name}' is banned"
                     return [self._error(session, ErrorCode.BANNED, text)]
                 session.account = account.key
-                log.info("%s identified as %s", session.name, account.name)
+                log.info("%s identified as %s", session.name or "a connection", account.name)
                 identified = self._to(session, AccountState(AccountChange.IDENTIFIED, account.name))
-                if session.key == account.key:
+                if session.key == account.key or session.state is State.NAMING:
                     return [identified]
                 return [
                     *self._take_over(account.key),

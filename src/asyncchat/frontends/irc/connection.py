@@ -10,6 +10,7 @@ differs. Capabilities: server-time, message-tags, echo-message, batch
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from typing import TYPE_CHECKING, Final
 
@@ -45,11 +46,15 @@ CAPABILITIES: Final = (
     "echo-message",
     "message-tags",
     "multi-prefix",
+    "sasl",
     "server-time",
 )
+SASL_CHUNK: Final = 400
 MAX_IRC_LINE: Final = IRC_LINE
 """What the framing lets through: a tags part and a message (checked apart)."""
-BEFORE_REGISTRATION: Final = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+BEFORE_REGISTRATION: Final = frozenset(
+    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"}
+)
 
 
 def server_name(configured: str) -> str:
@@ -72,6 +77,8 @@ class IRCConnection(LineConnection):
         self._ping_timeout = config.irc_ping_timeout
         self._pinged = False
         self._idle: asyncio.TimerHandle | None = None
+        self._sasl: str | None = None
+        """The SASL PLAIN payload being received (base64), or None."""
 
     @staticmethod
     def line_limit(max_line: int) -> int:
@@ -189,6 +196,8 @@ class IRCConnection(LineConnection):
         match verb:
             case "CAP":
                 self._cap(params)
+            case "AUTHENTICATE":
+                self._authenticate(params[0] if params else "", burst)
             case "PASS":
                 if registered:
                     self._numeric("462", "You may not reregister")
@@ -275,7 +284,9 @@ class IRCConnection(LineConnection):
         if sub == "LS":
             if self.session.state is not State.CHATTING:
                 self._negotiating = True
-            self._send([line("CAP", state.nick, "LS", " ".join(CAPABILITIES), source=state.server)])
+            values = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+            offered = [f"{c}=PLAIN" if c == "sasl" and values else c for c in CAPABILITIES]
+            self._send([text_line("CAP", state.nick, "LS", " ".join(offered), source=state.server)])
         elif sub == "LIST":
             enabled = " ".join(sorted(state.caps))
             self._send([text_line("CAP", state.nick, "LIST", enabled, source=state.server)])
@@ -304,6 +315,38 @@ class IRCConnection(LineConnection):
                 burst.flush()
         else:
             self._numeric("410", sub or "*", "Invalid CAP command")
+
+    def _authenticate(self, data: str, burst: RoomBurst) -> None:
+        """SASL PLAIN (IRCv3 sasl-3.1): checked by the hub like /identify."""
+        if self.session.state is not State.NAMING:
+            self._numeric("907", "You have already authenticated using SASL")
+            return
+        if "sasl" not in self.state.caps:
+            self._numeric("904", "SASL authentication failed (request the sasl capability)")
+            return
+        if data == "*":
+            self._sasl = None
+            self._numeric("906", "SASL authentication aborted")
+            return
+        if self._sasl is None:
+            if data.upper() != "PLAIN":
+                self._numeric("908", "PLAIN", "are available SASL mechanisms")
+                self._numeric("904", "SASL authentication failed")
+                return
+            self._sasl = ""
+            self._send([line("AUTHENTICATE", "+")])
+            return
+        self._sasl += "" if data == "+" else data
+        if len(data) == SASL_CHUNK:
+            return  # more to come
+        payload, self._sasl = self._sasl, None
+        try:
+            _, account, password = base64.b64decode(payload, validate=True).decode().split("\0")
+        except (ValueError, UnicodeDecodeError):
+            self._numeric("904", "SASL authentication failed")
+            return
+        self.state.sasl = True
+        self._hub_says(cmd.Identify(account, password), burst)
 
     def _recode(self) -> None:
         """New capabilities: this client's encoders follow them."""

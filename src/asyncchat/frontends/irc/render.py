@@ -168,6 +168,8 @@ class ClientState:
     """The nick a private message was last sent to (for ERR_NOSUCHNICK)."""
     history_room: str = ""
     batch: str = ""
+    sasl: bool = False
+    """A SASL authentication is being checked: its answer is 903 or 904."""
 
 
 class Personal:
@@ -343,11 +345,13 @@ class Personal:
             case AskPassword(name):
                 return [self.notice(f"'{name}' is registered: give its password with PASS or SASL")]
             case AccountState(AccountChange.IDENTIFIED, name):
-                return [
-                    self.text_numeric(
-                        "900", mask(state.nick), name, f"You are now logged in as {name}"
-                    )
-                ]
+                logged_in = self.text_numeric(
+                    "900", mask(state.nick), name, f"You are now logged in as {name}"
+                )
+                if state.sasl:
+                    state.sasl = False
+                    return [logged_in, self.text_numeric("903", "SASL authentication successful")]
+                return [logged_in]
             case AccountState(change, name):
                 return [self.notice(f"{change.value}: {name}")]
             case SignedInElsewhere():
@@ -370,6 +374,9 @@ class Personal:
 
     def error(self, code: ErrorCode, text: str) -> list[str]:
         state = self.state
+        if state.sasl:
+            state.sasl = False
+            return [self.text_numeric("904", f"SASL authentication failed: {text}")]
         match code:
             case ErrorCode.NAME_TAKEN:
                 return [self.text_numeric("433", state.target or "*", text)]
