@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -152,3 +153,23 @@ async def test_sasl_plain_signs_in_to_an_account(server: ChatServer) -> None:
     other.send("WHOIS Sasha2")
     whois = await other.until(lambda m: m.command == "318")
     assert [m.params[2] for m in whois if m.command == "330"] == ["Sasha"]
+
+
+async def test_a_slow_irc_reader_is_cut_off_like_any_other(start_server: StartServer) -> None:
+    server = await start_server(irc_port=0, max_sendq=64 * 1024, rate=0)
+    sender = await Client.join(server.port, "Sender")
+    slow = await IRC.register(irc_port(server), "Slow")
+    assert await sender.line() == "*** Slow joined (2 online)"
+    transport = slow.writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    transport.pause_reading()
+    payload = "x" * 1000
+    left = "*** Slow left (too slow)"
+    async with asyncio.timeout(20):
+        for round_ in range(200):  # at most 20 MB, far past any kernel buffer
+            sender.send(*(f"{round_} {payload}" for _ in range(50)), f"/ping {round_}")
+            seen = await sender.until(lambda line: line.startswith("*** pong") or line == left)
+            if seen[-1] == left:
+                break
+    assert seen[-1] == left
+    assert server.hub.find("slow") is None
