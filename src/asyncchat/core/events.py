@@ -29,6 +29,7 @@ class ErrorCode(Enum):
     INVALID_UTF8 = "invalid-utf8"
     BAD_NAME = "bad-name"
     NAME_TAKEN = "name-taken"
+    NAME_REGISTERED = "name-registered"
     NO_SUCH_USER = "no-such-user"
     SELF_MESSAGE = "self-message"
     NO_REPLY_TARGET = "no-reply-target"

@@ -237,9 +237,36 @@ class Dispatcher:
             (codec,) = self._codecs
             self._send(_encoded(codec, events), to)
             return
-        encoded = {codec: _encoded(codec, events) for codec in self._codecs}
+        encoded: dict[Encode, bytes] = {}  # encoded lazily: only for the codecs met
+        if type(to) is ToRoom:
+            hub = self._hub
+            excluded = hub.session(to.exclude) if to.exclude else None
+            skip = to.skip
+            # Most members share one codec: an identity test for them, a lookup for the rest.
+            common: Encode | None = None
+            common_data = b""
+            for session in hub.members(to.room):
+                if session is excluded or (skip and session.id in skip):
+                    continue
+                peer = session.peer
+                codec = peer.codec
+                if codec is common:
+                    if common_data:
+                        peer.send(common_data)
+                    continue
+                data = encoded.get(codec)
+                if data is None:
+                    data = encoded[codec] = _encoded(codec, events)
+                if common is None:
+                    common, common_data = codec, data
+                if data:
+                    peer.send(data)
+            return
         for peer in self._targets(to):
-            if data := encoded[peer.codec]:
+            data = encoded.get(peer.codec)
+            if data is None:
+                data = encoded[peer.codec] = _encoded(peer.codec, events)
+            if data:
                 peer.send(data)
 
     def _personal(self, events: Sequence[Event], to: ToSession | ToSessions) -> None:

@@ -468,7 +468,7 @@ class Hub(SignIn[P], Operators[P]):
         account = self.accounts.get(name.key)
         if account is not None and session.account != account.key:
             text = f"'{account.name}' is registered: /identify {account.name} PASSWORD to use it"
-            return [self._error(session, ErrorCode.NAME_TAKEN, text)]
+            return [self._error(session, ErrorCode.NAME_REGISTERED, text)]
         look = self.accounts.looks_like(name)
         if look is not None:
             return [self._error(session, ErrorCode.NAME_TAKEN, looks_alike(wanted, look.name))]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 import asyncchat.core.commands as cmd
 from asyncchat.config import IRC_LINE
 from asyncchat.core.effects import Delivery, Effect, ToSession
-from asyncchat.core.events import AskPassword, Error, Event, LeaveReason, Said
+from asyncchat.core.events import AskPassword, Error, LeaveReason, Online, Said
 from asyncchat.core.hub.base import Ticket
 from asyncchat.core.names import InvalidName, looks_like_name, parse_room
 from asyncchat.core.registry import State
@@ -26,9 +26,9 @@ from asyncchat.edge.outbox import RoomBurst
 from asyncchat.frontends.irc.message import MAX_LINE, MAX_TAGS, Message, line, parse, text_line
 from asyncchat.frontends.irc.render import (
     HOST,
-    Broadcast,
     ClientState,
     Personal,
+    broadcast,
     channel,
     mask,
     said_line,
@@ -50,6 +50,8 @@ CAPABILITIES: Final = (
     "server-time",
 )
 SASL_CHUNK: Final = 400
+SASL_MAX: Final = 3 * SASL_CHUNK
+"""A PLAIN payload: a name and a password of at most 200 characters fit well within."""
 MAX_IRC_LINE: Final = IRC_LINE
 """What the framing lets through: a tags part and a message (checked apart)."""
 BEFORE_REGISTRATION: Final = frozenset(
@@ -64,11 +66,13 @@ def server_name(configured: str) -> str:
 class IRCConnection(LineConnection):
     """An IRC client of the same chat."""
 
+    cuts_unterminated = False  # IRC clients end every line; a slow segment is no line end
+
     def __init__(self, server: ChatServer, ticket: Ticket | None = None) -> None:
         super().__init__(server, ticket)
         config = server.config
         self.state = ClientState(server_name(config.server_name))
-        self.codec = Broadcast(self.state.server)
+        self.codec = broadcast(self.state.server)
         self._nick: str | None = None
         self._user: str | None = None
         self._password: str | None = None
@@ -183,7 +187,7 @@ class IRCConnection(LineConnection):
             "MODE": 1,
             "PING": 1,
         }
-        if len(params) < needs.get(verb, 0):
+        if len(params) < needs.get(verb, 0) or (verb == "NICK" and not params[0].strip()):
             if verb in ("PRIVMSG", "NOTICE") and not params:
                 self._numeric("411", f"No recipient given ({verb})")
             elif verb in ("PRIVMSG", "NOTICE"):
@@ -336,6 +340,10 @@ class IRCConnection(LineConnection):
             self._sasl = ""
             self._send([line("AUTHENTICATE", "+")])
             return
+        if len(data) > SASL_CHUNK or len(self._sasl) + len(data) > SASL_MAX:
+            self._sasl = None
+            self._numeric("905", "SASL message too long")
+            return
         self._sasl += "" if data == "+" else data
         if len(data) == SASL_CHUNK:
             return  # more to come
@@ -352,7 +360,7 @@ class IRCConnection(LineConnection):
         """New capabilities: this client's encoders follow them."""
         self.peer.personal = Personal(self.state)
         caps = self.state.caps
-        codec = Broadcast(self.state.server, "server-time" in caps, "away-notify" in caps)
+        codec = broadcast(self.state.server, "server-time" in caps, "away-notify" in caps)
         self._dispatch.recode(self.session.id, self.peer, codec)
 
     def _try_register(self, burst: RoomBurst) -> None:
@@ -381,7 +389,7 @@ class IRCConnection(LineConnection):
     def _join(self, params: tuple[str, ...], burst: RoomBurst) -> None:
         if params[0] == "0":
             for room in list(self.session.rooms):
-                self._hub_says(cmd.Part(room), burst)
+                self._hub_says(cmd.Part(self._hub.directory.room_name(room)), burst)
             return
         for room in params[0].split(","):
             if not room:
@@ -461,8 +469,12 @@ class IRCConnection(LineConnection):
             else:
                 self._numeric("366", channel(room), "End of /NAMES list")
             return
-        self.state.queries.append((kind, self._hub.directory.room_name(key)))
-        self._hub_says(cmd.Who(key), burst)
+        shown = self._hub.directory.room_name(key)
+        queries = self.state.queries
+        queries.append((kind, shown))
+        effects = self._hub_says(cmd.Who(shown), burst)
+        if not any(isinstance(e, Delivery) and isinstance(e.event, Online) for e in effects):
+            queries.remove((kind, shown))  # refused: no answer will use it
 
     def _who(self, target: str, burst: RoomBurst) -> None:
         if target.startswith("#"):
@@ -518,17 +530,14 @@ class IRCConnection(LineConnection):
             self._numeric("502", "Can't change mode for other users")
 
     def _presence(self, verb: str, params: tuple[str, ...]) -> None:
-        found = [self._hub.find(nick) for nick in params if looks_like_name(nick)]
+        nicks = [nick for param in params for nick in param.split()]
+        found = [self._hub.find(nick) for nick in nicks if looks_like_name(nick)]
         online = [session for session in found if session is not None]
         if verb == "ISON":
             self._numeric("303", " ".join(session.name for session in online))
         else:
             replies = " ".join(f"{s.name}=+{s.name}@{HOST}" for s in online[:5])
             self._numeric("302", replies)
-
-    def deliver_local(self, events: list[Event]) -> None:
-        """Events for this client alone, as the hub's would be."""
-        self._dispatch([Delivery(event, ToSession(self.session.id)) for event in events])
 
 
 __all__ = ["CAPABILITIES", "IRCConnection", "mask", "server_name"]

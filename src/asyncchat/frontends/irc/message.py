@@ -69,6 +69,11 @@ def parse(line: str) -> Message | None:
     return Message(words[0].upper(), tuple(params), source, tags)
 
 
+def _middle(param: str) -> str:
+    """A middle parameter as it may be written; a client's odd target becomes '*'."""
+    return param if param and " " not in param and param[0] != ":" else "*"
+
+
 def tag_text(tags: dict[str, str]) -> str:
     """The tags part of an outgoing line ('' when there are none)."""
     if not tags:
@@ -88,7 +93,7 @@ def line(
     parts.append(command)
     if params:
         *middle, last = params
-        parts += middle
+        parts += map(_middle, middle)
         parts.append(f":{last}" if not last or " " in last or last[0] == ":" else last)
     return tag_text(tags or {}) + " ".join(parts)
 
@@ -98,5 +103,5 @@ def text_line(
 ) -> str:
     """Like `line`, with the last parameter always trailing (message text)."""
     parts = [f":{source}"] if source else []
-    parts += [command, *params[:-1], ":" + params[-1]]
+    parts += [command, *map(_middle, params[:-1]), ":" + params[-1]]
     return tag_text(tags or {}) + " ".join(parts)

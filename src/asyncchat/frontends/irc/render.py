@@ -9,6 +9,7 @@ nick, replies depend on what it asked and on its capabilities).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -106,9 +107,17 @@ def _encode(lines: list[str]) -> bytes:
     return "".join(text + EOL for text in lines).encode()
 
 
-@dataclass(frozen=True, slots=True)
+@functools.lru_cache(maxsize=64)
+def broadcast(server: str, server_time: bool = False, away_notify: bool = False) -> Broadcast:
+    """The one encoder of a capability profile, shared by its clients (the
+    Dispatcher encodes once per encoder, and hashes it by identity: fast)."""
+    return Broadcast(server, server_time, away_notify)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Broadcast:
-    """Renders what goes to rooms; `server_time`: with `@time=` tags."""
+    """Renders what goes to rooms; `server_time`: with `@time=` tags. Get one from
+    `broadcast()`, so each profile has one instance."""
 
     server: str
     server_time: bool = False
@@ -179,7 +188,7 @@ class Personal:
 
     def __init__(self, state: ClientState) -> None:
         self.state = state
-        self._broadcast = Broadcast(
+        self._broadcast = broadcast(
             state.server, "server-time" in state.caps, "away-notify" in state.caps
         )
 
@@ -376,8 +385,12 @@ class Personal:
         state = self.state
         if state.sasl:
             state.sasl = False
-            return [self.text_numeric("904", f"SASL authentication failed: {text}")]
+            reason = text.split(" (", 1)[0]  # the line protocol's hints do not apply
+            return [self.text_numeric("904", f"SASL authentication failed: {reason}")]
         match code:
+            case ErrorCode.NAME_REGISTERED:
+                why = "Nickname is registered: sign in with SASL (or PASS) to use it"
+                return [self.text_numeric("433", state.target or "*", why)]
             case ErrorCode.NAME_TAKEN:
                 return [self.text_numeric("433", state.target or "*", text)]
             case ErrorCode.BAD_NAME:

@@ -94,6 +94,8 @@ class LineConnection(asyncio.BufferedProtocol):
     _transport: asyncio.Transport
     codec: Callable[[Event], bytes] = staticmethod(encode)
     """How events are written on this connection's wire."""
+    cuts_unterminated = True
+    """A pause ends a line until the client's first LF (the exercise's client)."""
 
     def __init__(self, server: ChatServer, ticket: Ticket | None = None) -> None:
         """`ticket`: admitted before its TLS handshake (else admitted on connect)."""
@@ -179,7 +181,7 @@ class LineConnection(asyncio.BufferedProtocol):
             return
         decoder = self._decoder
         decoder.feed(bytes(self._server.scratch[:nbytes]))
-        if not decoder.seen_lf:
+        if not decoder.seen_lf and self.cuts_unterminated:
             self._data_at = self._loop.time()
             if self._pause_timer is None:
                 self._pause_timer = self._loop.call_later(UNTERMINATED_PAUSE, self._pause_elapsed)
