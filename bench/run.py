@@ -69,7 +69,7 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
             "20000",
             "--db",
             db,
-            *(["--irc-port", "0", "--server-name", "bench.test"] if kind.endswith("-irc") else []),
+            *(["--irc-port", "0", "--server-name", "bench.test"] if "-irc" in kind else []),
         ]
         if kind.endswith("-irc"):
             listening = r"listening on [\d.]+:(\d+) \(IRC\)"
@@ -90,12 +90,17 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
             time.sleep(0.05)
         else:
             raise RuntimeError(f"{kind} did not start: {log.read_text()}")
+        irc = re.search(r"listening on [\d.]+:(\d+) \(IRC\)", log.read_text())
+        IRC_PORTS[process.pid] = int(irc[1]) if irc and kind == "asyncchat-irc-mixed" else 0
         yield int(found[1]), process.pid
     finally:
         process.terminate()
         process.wait(10)
 
 
+IRC_PORTS: dict[int, int] = {}
+"""For `asyncchat-irc-mixed`: the IRC port where one IRC user sits in the lobby
+while line clients run the scenario (the Dispatcher then has two codecs)."""
 NGIRCD = "/usr/sbin/ngircd"
 NGIRCD_CONF = """[Global]
 Name = bench.test
@@ -149,6 +154,18 @@ HEADLINE = {
 async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
     if scenario == "conns":
         return await loadgen.conns(port, pid, int(params["count"]), params["rate"])
+    if IRC_PORTS.get(pid):
+        watcher = await loadgen.open_client(IRC_PORTS[pid], "ircwatcher", 0, None, loadgen.IRC)
+        try:
+            return await loadgen.fanout(
+                port,
+                int(params["receivers"]),
+                int(params["senders"]),
+                int(params["lines"]),
+                params.get("rate", 0.0),
+            )
+        finally:
+            watcher.close()
     return await loadgen.fanout(
         port,
         int(params["receivers"]),
