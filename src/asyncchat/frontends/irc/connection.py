@@ -19,7 +19,7 @@ from asyncchat.config import IRC_LINE
 from asyncchat.core.effects import Delivery, Effect, ToSession
 from asyncchat.core.events import AskPassword, Error, LeaveReason, Online, Said
 from asyncchat.core.hub.base import Ticket
-from asyncchat.core.names import InvalidName, looks_like_name, parse_room
+from asyncchat.core.names import InvalidName, looks_like_name, name_key, parse_room
 from asyncchat.core.registry import State
 from asyncchat.core.sanitize import invisible_only, sanitize
 from asyncchat.edge.outbox import RoomBurst
@@ -57,6 +57,22 @@ MAX_IRC_LINE: Final = IRC_LINE
 BEFORE_REGISTRATION: Final = frozenset(
     {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"}
 )
+
+
+NEEDS: Final = {
+    "NICK": 1,
+    "USER": 4,
+    "PASS": 1,
+    "JOIN": 1,
+    "PART": 1,
+    "PRIVMSG": 2,
+    "NOTICE": 2,
+    "WHOIS": 1,
+    "TOPIC": 1,
+    "MODE": 1,
+    "PING": 1,
+}
+"""Parameters each command needs at least (461 otherwise)."""
 
 
 def server_name(configured: str) -> str:
@@ -174,20 +190,7 @@ class IRCConnection(LineConnection):
         if not registered and verb not in BEFORE_REGISTRATION:
             self._numeric("451", "You have not registered")
             return
-        needs = {
-            "NICK": 1,
-            "USER": 4,
-            "PASS": 1,
-            "JOIN": 1,
-            "PART": 1,
-            "PRIVMSG": 2,
-            "NOTICE": 2,
-            "WHOIS": 1,
-            "TOPIC": 1,
-            "MODE": 1,
-            "PING": 1,
-        }
-        if len(params) < needs.get(verb, 0) or (verb == "NICK" and not params[0].strip()):
+        if len(params) < NEEDS.get(verb, 0) or (verb == "NICK" and not params[0].strip()):
             if verb in ("PRIVMSG", "NOTICE") and not params:
                 self._numeric("411", f"No recipient given ({verb})")
             elif verb in ("PRIVMSG", "NOTICE"):
@@ -410,8 +413,6 @@ class IRCConnection(LineConnection):
 
     @staticmethod
     def _room_key(room: str) -> str:
-        from asyncchat.core.names import name_key
-
         return name_key(room.removeprefix("#"))
 
     def _message(self, target: str, text: str, burst: RoomBurst, *, notice: bool = False) -> None:
