@@ -14,16 +14,19 @@ class Register:
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """A public line to `room` (a key or name; None: the current room)."""
+    """A public line to `room` (a key or name; None: the current room). `tags`: a
+    front end's own labels passed on to those who can read them (IRC client tags)."""
 
     text: str
     room: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Act:
     text: str
     room: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,14 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Tag:
+    """Only labels, no text, to a room (`#room`) or a user (IRC's TAGMSG)."""
+
+    target: str
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     command: str
 
@@ -220,6 +231,7 @@ Command = (
     | Unmute
     | Wall
     | Topic
+    | Tag
     | Unknown
     | Malformed
 )

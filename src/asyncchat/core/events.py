@@ -145,6 +145,7 @@ class Said:
 
     record: Record
     room: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +297,16 @@ class AwayChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Tagged:
+    """Labels without text from `sender`, to `room` ("" for a private one); only
+    front ends that carry labels show it (IRC TAGMSG with message-tags)."""
+
+    sender: str
+    room: str
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Any other server notice, e.g. a line of /help, as read back by a client."""
 
@@ -340,6 +351,7 @@ Event = (
     | TopicIs
     | TopicChanged
     | AwayChanged
+    | Tagged
     | Notice
     | Error
 )

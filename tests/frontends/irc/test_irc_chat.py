@@ -173,3 +173,28 @@ async def test_a_slow_irc_reader_is_cut_off_like_any_other(start_server: StartSe
                 break
     assert seen[-1] == left
     assert server.hub.find("slow") is None
+
+
+async def test_client_tags_reach_those_who_asked_for_message_tags(server: ChatServer) -> None:
+    tagged = await IRC.register(irc_port(server), "Tagger", caps="message-tags echo-message")
+    reader = await IRC.register(irc_port(server), "Reader", caps="message-tags")
+    plain = await IRC.register(irc_port(server), "Plain")
+    line_user = await Client.join(server.port, "Liner")
+    for client in (tagged, reader, plain):
+        await client.until(lambda m: m.command == "JOIN" and m.source == "Liner!Liner@asyncchat")
+    tagged.send("@+draft/reply=abc;+example.com/x=1\\s2;time=forged PRIVMSG #lobby :tagged line")
+    got = await reader.until(lambda m: m.command == "PRIVMSG")
+    assert got[-1].tags == {"+draft/reply": "abc", "+example.com/x": "1 2"}  # no forged time
+    echoed = await tagged.until(lambda m: m.command == "PRIVMSG")
+    assert echoed[-1].tags == {"+draft/reply": "abc", "+example.com/x": "1 2"}
+    got = await plain.until(lambda m: m.command == "PRIVMSG")
+    assert got[-1].tags == {}
+    assert await line_user.line() == "<Tagger> tagged line"
+    # TAGMSG: labels alone (a typing notice) to a channel and to a nick.
+    tagged.send("@+typing=active TAGMSG #lobby", "@+typing=paused TAGMSG Reader")
+    first = await reader.until(lambda m: m.command == "TAGMSG")
+    second = await reader.until(lambda m: m.command == "TAGMSG")
+    assert (first[-1].params, first[-1].tags) == (("#lobby",), {"+typing": "active"})
+    assert (second[-1].params, second[-1].tags) == (("Reader",), {"+typing": "paused"})
+    assert [m.command for m in await plain.sync()] == []  # without message-tags: nothing
+    await line_user.quiet()  # the line protocol shows no labels

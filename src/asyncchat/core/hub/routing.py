@@ -46,6 +46,7 @@ from asyncchat.core.events import (
     RoomEntered,
     Rooms,
     Said,
+    Tagged,
     TopicChanged,
     TopicIs,
 )
@@ -210,7 +211,12 @@ class Hub(SignIn[P], Operators[P]):
         return key
 
     def _said(
-        self, session: Session[P], text: str, action: bool, wanted: str | None
+        self,
+        session: Session[P],
+        text: str,
+        action: bool,
+        wanted: str | None,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> list[Effect]:
         room = session.room if wanted is None and session.room else self._room_of(session, wanted)
         if isinstance(room, Delivery):
@@ -225,12 +231,11 @@ class Hub(SignIn[P], Operators[P]):
         ignorers = self._ignores.ignorers(session.key)
         if ignorers:
             skip = frozenset(ignorer.id for ignorer in ignorers)
-            return [
-                Delivery(
-                    Said(record, self.directory.room_name(room)), ToRoom(room, session.id, skip)
-                )
-            ]
-        return [Delivery(Said(record, self.directory.room_name(room)), ToRoom(room, session.id))]
+            said = Said(record, self.directory.room_name(room), tags)
+            return [Delivery(said, ToRoom(room, session.id, skip))]
+        return [
+            Delivery(Said(record, self.directory.room_name(room), tags), ToRoom(room, session.id))
+        ]
 
     def _join(self, session: Session[P], wanted: str, keep_others: bool) -> list[Effect]:
         try:
@@ -286,10 +291,12 @@ class Hub(SignIn[P], Operators[P]):
 
     def _execute(self, session: Session[P], command: cmd.Command) -> list[Effect]:
         match command:
-            case cmd.Say(text, room):
-                return self._said(session, text, False, room)
-            case cmd.Act(text, room):
-                return self._said(session, text, True, room)
+            case cmd.Say(text, room, tags):
+                return self._said(session, text, False, room, tags)
+            case cmd.Act(text, room, tags):
+                return self._said(session, text, True, room, tags)
+            case cmd.Tag(target, tags):
+                return self._tag(session, target, tags)
             case cmd.Whisper(target, text):
                 return self._whisper(session, target, text)
             case cmd.Reply(text):
@@ -358,6 +365,26 @@ class Hub(SignIn[P], Operators[P]):
                 return self._operate(session, command)
             case _:
                 assert_never(command)
+
+    def _tag(
+        self, session: Session[P], target: str, tags: tuple[tuple[str, str], ...]
+    ) -> list[Effect]:
+        """Labels alone (typing notices and the like): like a line, but kept nowhere."""
+        if target.startswith("#"):
+            room = self._room_of(session, target)
+            if isinstance(room, Delivery):
+                return [room]
+            if self._muted(session):
+                return [self._error(session, ErrorCode.MUTED, "you are muted")]
+            tagged = Tagged(session.name, self.directory.room_name(room), tags)
+            skip = frozenset(ignorer.id for ignorer in self._ignores.ignorers(session.key))
+            return [Delivery(tagged, ToRoom(room, session.id, skip))]
+        recipient = self._online(session, target)
+        if isinstance(recipient, Delivery):
+            return [recipient]
+        if recipient is session or self._ignores.ignores(recipient, session.key):
+            return []
+        return [self._to(recipient, Tagged(session.name, "", tags))]
 
     def _topic(self, session: Session[P], wanted: str | None, text: str | None) -> list[Effect]:
         room = self._room_of(session, wanted)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import socket
 from typing import TYPE_CHECKING, Final
 
@@ -28,9 +29,9 @@ from asyncchat.frontends.irc.render import (
     HOST,
     ClientState,
     Personal,
-    broadcast,
     channel,
     mask,
+    profile,
     said_line,
     server_time,
 )
@@ -67,12 +68,28 @@ NEEDS: Final = {
     "PART": 1,
     "PRIVMSG": 2,
     "NOTICE": 2,
+    "TAGMSG": 1,
     "WHOIS": 1,
     "TOPIC": 1,
     "MODE": 1,
     "PING": 1,
 }
 """Parameters each command needs at least (461 otherwise)."""
+
+
+_CLIENT_TAG = re.compile(r"\+[A-Za-z0-9./-]{1,64}(?:/[A-Za-z0-9-]{1,64})?")
+MAX_CLIENT_TAGS: Final = 16
+
+
+def client_tags(message: Message) -> tuple[tuple[str, str], ...]:
+    """The client-only tags (`+name`) of a message, passed on to others; keys must be
+    well formed and values lose control characters; at most MAX_CLIENT_TAGS."""
+    found = [
+        (key, sanitize(value)[:1024])
+        for key, value in message.tags.items()
+        if _CLIENT_TAG.fullmatch(key)
+    ]
+    return tuple(found[:MAX_CLIENT_TAGS])
 
 
 def server_name(configured: str) -> str:
@@ -88,7 +105,7 @@ class IRCConnection(LineConnection):
         super().__init__(server, ticket)
         config = server.config
         self.state = ClientState(server_name(config.server_name))
-        self.codec = broadcast(self.state.server)
+        self.codec = profile(self.state.server, set())
         self._nick: str | None = None
         self._user: str | None = None
         self._password: str | None = None
@@ -249,7 +266,14 @@ class IRCConnection(LineConnection):
                         continue
                     self._hub_says(cmd.Part(room.removeprefix("#"), why), burst)
             case "PRIVMSG" | "NOTICE":
-                self._message(params[0], params[1], burst, notice=verb == "NOTICE")
+                self._message(
+                    params[0], params[1], burst, notice=verb == "NOTICE", tags=client_tags(message)
+                )
+            case "TAGMSG":
+                labels = client_tags(message)
+                if labels:
+                    self.state.target = params[0]
+                    self._hub_says(cmd.Tag(params[0], labels), burst)
             case "NAMES":
                 room = params[0].split(",")[0].removeprefix("#") if params else self.session.room
                 self._ask("NAMES", room, burst)
@@ -362,8 +386,7 @@ class IRCConnection(LineConnection):
     def _recode(self) -> None:
         """New capabilities: this client's encoders follow them."""
         self.peer.personal = Personal(self.state)
-        caps = self.state.caps
-        codec = broadcast(self.state.server, "server-time" in caps, "away-notify" in caps)
+        codec = profile(self.state.server, self.state.caps)
         self._dispatch.recode(self.session.id, self.peer, codec)
 
     def _try_register(self, burst: RoomBurst) -> None:
@@ -415,7 +438,15 @@ class IRCConnection(LineConnection):
     def _room_key(room: str) -> str:
         return name_key(room.removeprefix("#"))
 
-    def _message(self, target: str, text: str, burst: RoomBurst, *, notice: bool = False) -> None:
+    def _message(
+        self,
+        target: str,
+        text: str,
+        burst: RoomBurst,
+        *,
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         action = text.startswith("\x01ACTION ") or text == "\x01ACTION\x01"
         if action:
             text = text.removeprefix("\x01ACTION").strip("\x01").strip()
@@ -438,7 +469,9 @@ class IRCConnection(LineConnection):
                     )
                     self._numeric(code, target, why)
                 return
-            command: cmd.Command = cmd.Act(clean, room) if action else cmd.Say(clean, room)
+            command: cmd.Command = (
+                cmd.Act(clean, room, tags) if action else cmd.Say(clean, room, tags)
+            )
             effects = self._hub_says(command, burst, quiet=notice)
             if "echo-message" in self.state.caps:
                 self._echo(effects, burst)
@@ -456,9 +489,10 @@ class IRCConnection(LineConnection):
             if isinstance(effect, Delivery) and isinstance(effect.event, Said):
                 burst.flush()
                 record, room = effect.event.record, effect.event.room or effect.event.record.room
-                tags = (
-                    {"time": server_time(record.time)} if "server-time" in self.state.caps else None
-                )
+                caps = self.state.caps
+                tags = dict(effect.event.tags) if "message-tags" in caps else {}
+                if "server-time" in caps:
+                    tags["time"] = server_time(record.time)
                 self._send([said_line(record, room, tags)])
 
     def _ask(self, kind: str, room: str, burst: RoomBurst) -> None:

@@ -50,6 +50,7 @@ from asyncchat.core.events import (
     Said,
     ShuttingDown,
     SignedInElsewhere,
+    Tagged,
     TopicChanged,
     TopicIs,
     Wall,
@@ -108,10 +109,17 @@ def _encode(lines: list[str]) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def broadcast(server: str, server_time: bool = False, away_notify: bool = False) -> Broadcast:
+def broadcast(
+    server: str, server_time: bool = False, away_notify: bool = False, message_tags: bool = False
+) -> Broadcast:
     """The one encoder of a capability profile, shared by its clients (the
     Dispatcher encodes once per encoder, and hashes it by identity: fast)."""
-    return Broadcast(server, server_time, away_notify)
+    return Broadcast(server, server_time, away_notify, message_tags)
+
+
+def profile(server: str, caps: set[str]) -> Broadcast:
+    """The room encoder for a client with these capabilities."""
+    return broadcast(server, "server-time" in caps, "away-notify" in caps, "message-tags" in caps)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -122,15 +130,20 @@ class Broadcast:
     server: str
     server_time: bool = False
     away_notify: bool = False
+    message_tags: bool = False
 
     def __call__(self, event: Event) -> bytes:
         return _encode(self.lines(event))
 
     def lines(self, event: Event) -> list[str]:
         match event:
-            case Said(record, room):
-                tags = {"time": server_time(record.time)} if self.server_time else None
+            case Said(record, room, labels):
+                tags = dict(labels) if self.message_tags else {}
+                if self.server_time:
+                    tags["time"] = server_time(record.time)
                 return [said_line(record, room or record.room, tags)]
+            case Tagged(sender, room, labels) if room and self.message_tags:
+                return [line("TAGMSG", channel(room), source=mask(sender), tags=dict(labels))]
             case Joined(name, _, _, room):
                 return [line("JOIN", channel(room or "lobby"), source=mask(name))]
             case Left(name, reason, message, room):
@@ -188,9 +201,7 @@ class Personal:
 
     def __init__(self, state: ClientState) -> None:
         self.state = state
-        self._broadcast = broadcast(
-            state.server, "server-time" in state.caps, "away-notify" in state.caps
-        )
+        self._broadcast = profile(state.server, state.caps)
 
     def __call__(self, event: Event) -> bytes:
         return _encode(self.lines(event))
@@ -374,7 +385,11 @@ class Personal:
                 return self.error(code, text)
             case Wall(sender, text):
                 return [self.notice(f"notice from {sender}: {text}")]
-            case Said() | Joined() | Left() | TopicChanged() | AwayChanged():
+            case Tagged(sender, "", labels):
+                if "message-tags" not in state.caps:
+                    return []
+                return [line("TAGMSG", state.nick, source=mask(sender), tags=dict(labels))]
+            case Said() | Joined() | Left() | TopicChanged() | AwayChanged() | Tagged():
                 return self._broadcast.lines(event)
         return []
 

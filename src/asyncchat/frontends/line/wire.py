@@ -46,6 +46,7 @@ from asyncchat.core.events import (
     Said,
     ShuttingDown,
     SignedInElsewhere,
+    Tagged,
     TopicChanged,
     TopicIs,
     Wall,
@@ -97,7 +98,7 @@ def _topic_lines(room: str, topic: str) -> list[str]:
 def render(event: Event) -> list[str]:
     """The protocol lines for one event, without line endings."""
     match event:
-        case Said(record, _):
+        case Said(record, _, _):
             return [_said(record)]
         case Private(sender, text, _, _):
             return [f"*{sender}* {text}"]
@@ -123,7 +124,7 @@ def render(event: Event) -> list[str]:
             return [f"{NOTICE}{name} cleared the topic of #{room}"]
         case TopicChanged(name, room, topic):
             return [f"{NOTICE}{name} set the topic of #{room}: {topic}"]
-        case AwayChanged():
+        case AwayChanged() | Tagged():
             return []
         case Rooms(rooms):
             listed = ", ".join(f"#{room} ({count})" for room, count in rooms)
