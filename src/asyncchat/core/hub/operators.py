@@ -11,13 +11,11 @@ from asyncchat.core.effects import (
     Close,
     Delivery,
     Effect,
-    ToRooms,
     ToSessions,
 )
 from asyncchat.core.events import (
     ErrorCode,
     LeaveReason,
-    Left,
     Notice,
     Removed,
     Wall,
@@ -101,17 +99,11 @@ class Operators(HubBase[P]):
         """Close `target` for an operator's reason; its rooms are told who did it."""
         message = self._as_operator(by) + (f": {why}" if why else "")
         shared = not by.rooms.keys().isdisjoint(target.rooms)
-        effects: list[Effect] = [self._to(target, Removed(reason, self._as_operator(by), why))]
-        if target.state is State.CHATTING:
-            rooms = tuple(target.rooms)
-            shown = self.directory.room_name(rooms[0]) if len(rooms) == 1 else ""
-            self._forget(target)
-            log.info("%s left (%s by %s)", target.name, reason.value, message)
-            if rooms:
-                effects.append(Delivery(Left(target.name, reason, message, shown), ToRooms(rooms)))
-        else:
-            self._forget(target)
-        effects.append(Close(target.id))
+        effects: list[Effect] = [
+            self._to(target, Removed(reason, self._as_operator(by), why)),
+            *self.leave(target, reason, message),
+            Close(target.id),
+        ]
         if not shared and target is not by:
             effects.append(
                 self._to(by, Notice(f"{target.name or 'a connection'} removed ({reason.value})"))
