@@ -183,15 +183,17 @@ class HubBase(Generic[P]):
         limits or banned (also if banned since its ticket was given)."""
         self._last_id += 1
         session = Session(peer, self._last_id)
-        if ticket is None:
-            admitted = self.admit(host)
-            if isinstance(admitted, Error):
-                return self._refused(session, admitted)
-            ticket = admitted
+        admitted = self.admit(host) if ticket is None else ticket
+        if isinstance(admitted, Error):
+            return self._refused(session, admitted)
         self._pending -= 1
-        session.host, session.address = ticket.host, ticket.address
+        session.host, session.address = admitted.host, admitted.address
         self._sessions[session.id] = session
-        ban = self.bans.for_address(ticket.host, self._clock()) if len(self.bans) else None
+        ban = (
+            self.bans.for_address(admitted.host, self._clock())
+            if ticket and len(self.bans)
+            else None
+        )
         if ban is not None:  # banned while its TLS handshake ran
             self._forget(session)
             return self._refused(session, Error(ErrorCode.BANNED, ban_text(ban)))
