@@ -428,9 +428,7 @@ class IRCConnection(LineConnection):
             except InvalidName as problem:
                 self._numeric("479", room, f"Illegal channel name: {problem}")
                 continue
-            if room[1:].casefold() in self.session.rooms or any(
-                key == self._room_key(room) for key in self.session.rooms
-            ):
+            if self._room_key(room) in self.session.rooms:
                 continue  # already there: IRC servers say nothing
             self._hub_says(cmd.Join(room[1:], keep_others=True), burst)
 
