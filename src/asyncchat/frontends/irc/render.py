@@ -60,6 +60,7 @@ from asyncchat.core.hub.routing import MAX_TOPIC
 from asyncchat.core.names import MAX_NAME_LENGTH
 from asyncchat.frontends.irc.message import line, text_line
 from asyncchat.frontends.line.parser import command_help, help_lines
+from asyncchat.frontends.line.wire import said_text, stamp
 
 EOL = "\r\n"
 NETWORK = "asyncchat"
@@ -298,13 +299,7 @@ class Personal:
                 if state.batch:
                     tags = {"batch": state.batch, "time": server_time(record.time)}
                     return [said_line(record, room, tags)]
-                stamp = datetime.fromtimestamp(record.time, UTC).strftime("%Y-%m-%d %H:%M")
-                said = (
-                    f"* {record.sender} {record.text}"
-                    if record.action
-                    else f"<{record.sender}> {record.text}"
-                )
-                return [self.notice_to(room, f"[{stamp}] {said}")]
+                return [self.notice_to(room, f"[{stamp(record.time)}] {said_text(record)}")]
             case HistoryEnd(room):
                 if state.batch:
                     done, state.batch = state.batch, ""

@@ -81,13 +81,15 @@ def _online(names: tuple[str, ...]) -> str:
     return f"Online ({len(names)}): {', '.join(names)}"
 
 
-def _said(record: Record) -> str:
+def said_text(record: Record) -> str:
+    """A public line or action as the line protocol shows it: `<Alice> hi`, `* Alice waves`."""
     if record.action:
         return f"* {record.sender} {record.text}"
     return f"<{record.sender}> {record.text}"
 
 
-def _stamp(time: float) -> str:
+def stamp(time: float) -> str:
+    """A history line's time, in UTC to the minute."""
     return datetime.fromtimestamp(time, UTC).strftime(TIME_FORMAT)
 
 
@@ -99,7 +101,7 @@ def render(event: Event) -> list[str]:
     """The protocol lines for one event, without line endings."""
     match event:
         case Said(record, _, _):
-            return [_said(record)]
+            return [said_text(record)]
         case Private(sender, text, _, _):
             return [f"*{sender}* {text}"]
         case PrivateSent(recipient, text):
@@ -132,7 +134,7 @@ def render(event: Event) -> list[str]:
         case HistoryStart(room):
             return [f"{NOTICE}Recent messages in #{room}:"]
         case HistoryLine(record):
-            return [f"{NOTICE}[{_stamp(record.time)}] {_said(record)}"]
+            return [f"{NOTICE}[{stamp(record.time)}] {said_text(record)}"]
         case HistoryEnd(room):
             return [f"{NOTICE}End of recent messages in #{room}"]
         case Left(name, LeaveReason.QUIT | LeaveReason.PARTED, None, _):
