@@ -515,18 +515,8 @@ class IRCConnection(LineConnection):
             return
         found = self._hub.find(target) if looks_like_name(target) else None
         if found is not None:
-            mode = "G" if found.away is not None else "H"
             where = channel(self._hub.directory.room_name(found.room)) if found.room else "*"
-            self._numeric(
-                "352",
-                where,
-                found.name,
-                HOST,
-                self.state.server,
-                found.name,
-                mode,
-                f"0 {found.name}",
-            )
+            self._send([Personal(self.state).who(where, found.name, found.away is not None)])
         self._numeric("315", target, "End of /WHO list")
 
     def _whois(self, nick: str) -> None:

@@ -318,19 +318,7 @@ class Personal:
                 kind, room = state.queries.pop(0) if state.queries else ("NAMES", "lobby")
                 if kind == "WHO":
                     return [
-                        *(
-                            self.text_numeric(
-                                "352",
-                                channel(room),
-                                name,
-                                HOST,
-                                state.server,
-                                name,
-                                "G" if name in away else "H",
-                                f"0 {name}",
-                            )
-                            for name in names
-                        ),
+                        *(self.who(channel(room), name, name in away) for name in names),
                         self.text_numeric("315", channel(room), "End of /WHO list"),
                     ]
                 return self.names(room, names)
@@ -387,6 +375,13 @@ class Personal:
             case Said() | Joined() | Left() | TopicChanged() | AwayChanged() | Tagged():
                 return self._broadcast.lines(event)
         return []
+
+    def who(self, where: str, name: str, away: bool) -> str:
+        """One RPL_WHOREPLY: the user `name` seen in `where` (a channel, or "*")."""
+        state = self.state
+        return self.text_numeric(
+            "352", where, name, HOST, state.server, name, "G" if away else "H", f"0 {name}"
+        )
 
     def notice_to(self, room: str, text: str) -> str:
         return text_line("NOTICE", channel(room), text, source=self.state.server)
