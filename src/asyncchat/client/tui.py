@@ -488,16 +488,17 @@ class InteractiveClient:
             self._screen.local("not connected: that line was not sent (Up brings it back)")
             return
         self._conn.send(text)
-        self._keep_secret(text)
-        echo = self._echo(text)
+        command = parse_command(text)
+        self._keep_secret(command)
+        echo = self._echo(command)
         if echo is not None:
             [line] = render(echo)
             self._show(line, echo)
 
-    def _keep_secret(self, text: str) -> None:
+    def _keep_secret(self, command: commands.Command | None) -> None:
         """Remember the password of our name as sent, to sign in after a reconnect
         (a wrong guess is forgotten when the server says so)."""
-        match parse_command(text):
+        match command:
             case commands.RegisterAccount(secret) | commands.Identify(_, secret):
                 self._secret = secret
             case commands.ChangePassword(_, new):
@@ -505,9 +506,9 @@ class InteractiveClient:
             case commands.Unregister(_):
                 self._secret = None
 
-    def _echo(self, text: str) -> Event | None:
+    def _echo(self, command: commands.Command | None) -> Event | None:
         """What others see of our public lines (the server does not echo them)."""
-        match parse_command(text):
+        match command:
             case commands.Say(said):
                 return Said(Record("", time.time(), self._roster.me, said))
             case commands.Act(done):
