@@ -69,6 +69,12 @@ def covers(network: Network, host: str | None) -> bool:
     return network.supernet_of(ip)  # type: ignore[arg-type]
 
 
+def _slot(target: str) -> tuple[tuple[int, int], int]:
+    """Where a network ban is kept: (IP version, prefix length), network address."""
+    network = ipaddress.ip_network(target)
+    return (network.version, network.prefixlen), int(network.network_address)
+
+
 class BanList:
     """Active bans by name key and by network, at most `limit`."""
 
@@ -92,26 +98,23 @@ class BanList:
     def has(self, kind: BanKind, target: str) -> bool:
         if kind is BanKind.NAME:
             return target in self._by_name
-        network = ipaddress.ip_network(target)
-        slot = (network.version, network.prefixlen)
-        return int(network.network_address) in self._by_network.get(slot, {})
+        slot, address = _slot(target)
+        return address in self._by_network.get(slot, {})
 
     def add(self, ban: Ban) -> None:
         """Add or replace the ban on the same target."""
         if ban.kind is BanKind.NAME:
             self._by_name[ban.target] = ban
             return
-        network = ipaddress.ip_network(ban.target)
-        slot = (network.version, network.prefixlen)
-        self._by_network.setdefault(slot, {})[int(network.network_address)] = ban
+        slot, address = _slot(ban.target)
+        self._by_network.setdefault(slot, {})[address] = ban
 
     def remove(self, kind: BanKind, target: str) -> Ban | None:
         if kind is BanKind.NAME:
             return self._by_name.pop(target, None)
-        network = ipaddress.ip_network(target)
-        slot = (network.version, network.prefixlen)
+        slot, address = _slot(target)
         bans = self._by_network.get(slot, {})
-        ban = bans.pop(int(network.network_address), None)
+        ban = bans.pop(address, None)
         if not bans:
             self._by_network.pop(slot, None)
         return ban
