@@ -113,7 +113,7 @@ async def test_ison_trailing_list(server: ChatServer) -> None:
 async def test_first_line_split_by_a_pause_is_not_cut(server: ChatServer) -> None:
     c = await IRC.connect(port(server))
     c.writer.write(b"NICK Al")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # the pause is what is tested: longer than the 300 ms rule
     c.send("ice", "USER alice 0 * :Alice")
     seen = await c.until(lambda m: m.command in ("001", "432", "433"))
     assert seen[-1].command == "001"
