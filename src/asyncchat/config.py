@@ -104,6 +104,19 @@ class ServerConfig:
         120.0, "seconds an idle IRC client has to answer a PING before it is dropped"
     )
 
+    web_port: int = setting(
+        -1, "TCP port of the web page and its WebSocket (-1: none; 0 picks a free one)"
+    )
+    web_tls_port: int = setting(
+        -1, "TCP port of the web page over TLS (https, wss), with --tls-cert (-1: none)"
+    )
+    web_origin: tuple[str, ...] = setting(
+        (),
+        "another site (scheme://host[:port]) whose pages may use the chat's WebSocket (repeatable)",
+        action="append",
+        metavar="ORIGIN",
+    )
+
     def __post_init__(self) -> None:
         problems = []
         for flag, number in (("--rate", self.rate), ("--register-timeout", self.register_timeout)):
@@ -111,11 +124,23 @@ class ServerConfig:
                 problems.append(f"{flag} must be a finite number")
         if not 0 <= self.port <= 65535:
             problems.append("--port must be between 0 and 65535")
-        for flag, port in (("--irc-port", self.irc_port), ("--irc-tls-port", self.irc_tls_port)):
+        for flag, port in (
+            ("--irc-port", self.irc_port),
+            ("--irc-tls-port", self.irc_tls_port),
+            ("--web-port", self.web_port),
+            ("--web-tls-port", self.web_tls_port),
+        ):
             if not -1 <= port <= 65535:
                 problems.append(f"{flag} must be -1 (none) or between 0 and 65535")
-        if self.irc_tls_port != -1 and not self.tls_cert:
-            problems.append("--irc-tls-port needs --tls-cert and --tls-key")
+        for flag, port in (
+            ("--irc-tls-port", self.irc_tls_port),
+            ("--web-tls-port", self.web_tls_port),
+        ):
+            if port != -1 and not self.tls_cert:
+                problems.append(f"{flag} needs --tls-cert and --tls-key")
+        for origin in self.web_origin:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                problems.append(f"--web-origin {origin!r}: write it as scheme://host[:port]")
         if not 1 <= self.irc_ping_timeout < float("inf"):
             problems.append("--irc-ping-timeout must be at least 1 second")
         if not 0 <= self.tls_port <= 65535:

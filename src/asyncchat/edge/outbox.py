@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from asyncchat.core.directory import Directory
 from asyncchat.core.effects import (
@@ -40,6 +40,16 @@ FINISH_GRACE = 5.0
 """Seconds a finished connection may take to accept its last output before it is dropped."""
 
 Encode = Callable[[Event], bytes]
+
+
+class Sink(Protocol):
+    """Where a peer's bytes go: an asyncio transport, or a WebSocket's frame writer."""
+
+    def write(self, data: bytes) -> None: ...
+    def is_closing(self) -> bool: ...
+    def get_write_buffer_size(self) -> int: ...
+    def abort(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class Outbox:
@@ -106,7 +116,7 @@ class Peer:
 
     def __init__(
         self,
-        transport: asyncio.WriteTransport,
+        transport: Sink,
         max_sendq: int,
         outbox: Outbox,
         on_cut: Callable[[LeaveReason], None],

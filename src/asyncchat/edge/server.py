@@ -15,7 +15,7 @@ import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from asyncchat.backends.store import MessageStore
 from asyncchat.config import ServerConfig
@@ -29,6 +29,12 @@ from asyncchat.edge.tls import Factory, TLSListener
 from asyncchat.frontends.irc.connection import IRCConnection
 from asyncchat.frontends.line.connection import LineConnection
 
+if TYPE_CHECKING:
+    from websockets.asyncio.server import Server as WebServer
+
+    from asyncchat.frontends.web.connection import WebSession
+    from asyncchat.frontends.web.site import Asset
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 4.0
@@ -40,8 +46,8 @@ class TLSError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """One listening socket and the front end whose protocol serves it
-    (today the line protocol; TLS, IRC and the web are more of these)."""
+    """One listening socket and the front end whose protocol serves it (the web's
+    are made by the websockets library instead: see `_open_web`)."""
 
     front_end: str
     host: str
@@ -66,6 +72,9 @@ class ChatServer:
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
+        self.web_sessions: set[WebSession] = set()
+        self.web_assets: dict[str, Asset] = {}
+        self._web_servers: list[WebServer] = []
         self._servers: list[asyncio.Server] = []
         self._tls_listeners: list[TLSListener] = []
         self._bound: list[tuple[Listener, int]] = []
@@ -92,6 +101,13 @@ class ChatServer:
         if self._tls is not None and config.irc_tls_port != -1:
             irc_tls = Listener("irc", config.host, config.irc_tls_port, IRCConnection, self._tls)
             found.append(irc_tls)
+        if config.web_port != -1:
+            found.append(Listener("web", config.host, config.web_port, _made_by_websockets))
+        if self._tls is not None and config.web_tls_port != -1:
+            web_tls = Listener(
+                "web", config.host, config.web_tls_port, _made_by_websockets, self._tls
+            )
+            found.append(web_tls)
         return found
 
     def port_of(self, front_end: str, tls: bool = False) -> int:
@@ -143,6 +159,10 @@ class ChatServer:
                     ) from None
             backlog = min(self.config.max_clients, 4096)
             for listener in self.listeners():
+                if listener.front_end == "web":
+                    web = await self._open_web(listener)
+                    self._bound.append((listener, web.sockets[0].getsockname()[1]))
+                    continue
                 if listener.tls is not None:
                     front_end = cast(Factory, listener.protocol)
                     tls = TLSListener(
@@ -164,6 +184,9 @@ class ChatServer:
             for server in self._servers:
                 server.close()
             self._servers.clear()
+            for web in self._web_servers:
+                web.close(close_connections=False)
+            self._web_servers.clear()
             for tls in self._tls_listeners:
                 tls.close()
             self._tls_listeners.clear()
@@ -182,12 +205,24 @@ class ChatServer:
                 name
                 for name, on in (
                     ("IRC", listener.front_end == "irc"),
+                    ("web", listener.front_end == "web"),
                     ("TLS", listener.tls is not None),
                 )
                 if on
             ]
             shown = f" ({', '.join(kinds)})" if kinds else ""
             log.info("listening on %s:%d%s", listener.host, port, shown)
+
+    async def _open_web(self, listener: Listener) -> WebServer:
+        """The page and its WebSocket (websockets is imported only when asked for)."""
+        from asyncchat.frontends.web.listener import open_web
+        from asyncchat.frontends.web.site import load_assets
+
+        if not self.web_assets:
+            self.web_assets = load_assets()
+        web = await open_web(self, listener.host, listener.port, listener.tls)
+        self._web_servers.append(web)
+        return web
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()
@@ -214,22 +249,31 @@ class ChatServer:
             server.close()
         for tls in self._tls_listeners:
             tls.close()
+        for web in self._web_servers:
+            web.close(close_connections=False)
         if self._warnings is not None:
             self._warnings.cancel()
         self.dispatch(self.hub.shutdown())
-        for conn in list(self.connections):
+        for conn in self.connections:
             conn.finish()
+        for user in self.web_sessions:
+            user.finish()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._shutdown_grace):
                 await self._until_closed()
         for conn in list(self.connections):
             conn.cut(LeaveReason.SHUTDOWN)
+        for user in list(self.web_sessions):
+            user.cut(LeaveReason.SHUTDOWN)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(0.5):
                 await self._until_closed()
         for server in self._servers:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 0.5)
+        for web in self._web_servers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(web.wait_closed(), 0.5)
         self.hub.warnings.flush(everything=True)
         self._passwords.close()
         if self.store is not None:
@@ -240,13 +284,25 @@ class ChatServer:
     def closed(self, conn: LineConnection) -> None:
         """A connection's transport is gone."""
         self.connections.discard(conn)
-        if not self.connections and self._drained is not None:
+        self._maybe_drained()
+
+    def web_closed(self, session: WebSession) -> None:
+        """A WebSocket user's socket is gone."""
+        self.web_sessions.discard(session)
+        self._maybe_drained()
+
+    def _maybe_drained(self) -> None:
+        if not self.connections and not self.web_sessions and self._drained is not None:
             self._drained.set()
 
     async def _until_closed(self) -> None:
-        if self.connections:
+        if self.connections or self.web_sessions:
             self._drained = asyncio.Event()
             await self._drained.wait()
+
+
+def _made_by_websockets(server: ChatServer) -> asyncio.BaseProtocol:
+    raise AssertionError("web connections are made by the websockets library")
 
 
 def _allow_open_files(wanted: int) -> None:

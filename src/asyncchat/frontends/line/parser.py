@@ -60,15 +60,17 @@ _FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
 _EMPTY_AFTER_CLEANING = "nothing left to send after removing control characters"
 
 
-def _text(text: str, usage: str) -> str | Malformed:
+def clean_text(text: str, usage: str) -> str | Malformed:
+    """Message text sanitised for sending, or why there is nothing to send (`usage`
+    when it was blank)."""
     if not text.strip():
         return Malformed(usage)
     clean = sanitize(text).strip()
     return Malformed(_EMPTY_AFTER_CLEANING) if invisible_only(clean) else clean
 
 
-def _whisper(target: str, text: str) -> Command:
-    clean = _text(text, f"nothing to send: type '{sanitize(target)}: your message'")
+def whisper(target: str, text: str) -> Command:
+    clean = clean_text(text, f"nothing to send: type '{sanitize(target)}: your message'")
     return clean if isinstance(clean, Malformed) else Whisper(target, clean)
 
 
@@ -86,7 +88,7 @@ def parse_command(line: str) -> Command | None:
         return Malformed(_EMPTY_AFTER_CLEANING)
     addressed = _ADDRESSED.match(clean)
     if addressed and _addressee(addressed[1]) and not addressed[2].lstrip().startswith("//"):
-        return _whisper(addressed[1], addressed[2])
+        return whisper(addressed[1], addressed[2])
     return Say(clean)
 
 
@@ -106,7 +108,7 @@ def _split_word(text: str) -> tuple[str, str]:
 
 
 def _say(text: str) -> Command:
-    clean = _text(text, "nothing to send")
+    clean = clean_text(text, "nothing to send")
     return clean if isinstance(clean, Malformed) else Say(clean)
 
 
@@ -136,16 +138,16 @@ def _msg(rest: str) -> Command:
     target, text = _split_word(rest)
     if not target or not text:
         return Malformed("usage: /msg NAME message")
-    return _whisper(target, text)
+    return whisper(target, text)
 
 
 def _reply(rest: str) -> Command:
-    clean = _text(rest, "usage: /reply message")
+    clean = clean_text(rest, "usage: /reply message")
     return clean if isinstance(clean, Malformed) else Reply(clean)
 
 
 def _act(rest: str) -> Command:
-    clean = _text(rest, "usage: /me does something")
+    clean = clean_text(rest, "usage: /me does something")
     return clean if isinstance(clean, Malformed) else Act(clean)
 
 
@@ -310,7 +312,9 @@ COMMANDS: tuple[Spec, ...] = (
         "/wall message",
         "a notice to everyone online",
         lambda rest: (
-            Wall(clean) if isinstance(clean := _text(rest, "usage: /wall message"), str) else clean
+            Wall(clean)
+            if isinstance(clean := clean_text(rest, "usage: /wall message"), str)
+            else clean
         ),
         operator=True,
     ),

@@ -1,0 +1,130 @@
+"""The web port: the page over HTTP and the chat over a WebSocket at `/ws`, both
+served by the `websockets` library on the server's event loop.
+
+Every TCP connection to the port is admitted by the hub like any other
+(server full, bans, per-address limits) before a byte of HTTP is read; a
+refused one gets a plain-text 503 saying why. A page fetch gives its place
+back when its response is sent; a WebSocket keeps it for its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import ssl
+from typing import TYPE_CHECKING, ClassVar
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from asyncchat.core.events import Error
+from asyncchat.core.hub.base import Ticket
+from asyncchat.frontends.web.connection import MAX_QUEUE, WebSession
+from asyncchat.frontends.web.site import SECURITY_HEADERS, SOCKET_PATH, Asset, same_site
+
+if TYPE_CHECKING:
+    from asyncchat.edge.server import ChatServer
+
+OPEN_TIMEOUT = 10.0
+"""Seconds a connection has to finish its TLS and HTTP handshakes (or its page fetch)."""
+CLOSE_TIMEOUT = 2.0
+"""Seconds a browser has to answer our close frame before the socket is dropped."""
+
+
+class WebConnection(ServerConnection):
+    """A TCP connection to the web port, admitted by the hub when it is made."""
+
+    chat: ClassVar[ChatServer]
+    ticket: Ticket | None = None
+    """Its place in the hub's limits, until a session takes it or the connection ends."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peername = transport.get_extra_info("peername")
+        host = peername[0] if isinstance(peername, tuple) else None
+        admitted = self.chat.hub.admit(host)
+        if isinstance(admitted, Error):
+            body = (admitted.text + "\n").encode()
+            head = (
+                "HTTP/1.1 503 Service Unavailable\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(head.encode() + body)
+            transport.close()
+            return
+        self.ticket = admitted
+
+    def take_ticket(self) -> Ticket:
+        ticket, self.ticket = self.ticket, None
+        assert ticket is not None, "a WebSocket on a refused connection"
+        return ticket
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.ticket is not None:  # a page fetch, or a handshake that never finished
+            self.chat.hub.release(self.ticket)
+            self.ticket = None
+
+
+def _respond(asset: Asset, request: Request) -> Response:
+    headers = Headers(SECURITY_HEADERS)
+    headers["Cache-Control"] = "no-cache"
+    headers["ETag"] = asset.etag
+    if request.headers.get("If-None-Match") == asset.etag:
+        return Response(http.HTTPStatus.NOT_MODIFIED, "Not Modified", headers)
+    headers["Content-Type"] = asset.content_type
+    headers["Content-Length"] = str(len(asset.body))
+    return Response(http.HTTPStatus.OK, "OK", headers, asset.body)
+
+
+def _text(status: http.HTTPStatus, text: str) -> Response:
+    body = (text + "\n").encode()
+    headers = Headers(SECURITY_HEADERS)
+    headers["Content-Type"] = "text/plain; charset=utf-8"
+    headers["Content-Length"] = str(len(body))
+    return Response(status, status.phrase, headers, body)
+
+
+async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext | None) -> Server:
+    """Listen for the page and its WebSocket on `host`:`port` (https/wss with `tls`)."""
+    config = chat.config
+    assets = chat.web_assets
+
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path != SOCKET_PATH:
+            asset = assets.get(path)
+            if asset is None:
+                return _text(http.HTTPStatus.NOT_FOUND, "not found: the chat is at /")
+            return _respond(asset, request)
+        origin = request.headers.get("Origin")
+        if not same_site(origin, request.headers.get("Host"), config.web_origin):
+            return _text(
+                http.HTTPStatus.FORBIDDEN,
+                "this page's origin may not use the chat (the server's --web-origin)",
+            )
+        return None
+
+    async def handler(connection: ServerConnection) -> None:
+        assert isinstance(connection, WebConnection)
+        await WebSession(chat, connection, connection.take_ticket()).run()
+
+    bound = type("BoundWebConnection", (WebConnection,), {"chat": chat})
+    return await serve(
+        handler,
+        host,
+        port,
+        ssl=tls,
+        process_request=process_request,
+        compression=None,
+        open_timeout=OPEN_TIMEOUT,
+        close_timeout=CLOSE_TIMEOUT,
+        max_size=config.max_recvq,
+        max_queue=MAX_QUEUE,
+        server_header=None,
+        create_connection=bound,
+        backlog=min(config.max_clients, 4096),
+    )
