@@ -91,7 +91,7 @@
   function line(kind, parts, time) {
     const item = document.createElement("li");
     item.className = kind;
-    item.append(clock(time));
+    if (kind !== "divider") item.append(clock(time));
     for (const part of parts) item.append(part);
     return item;
   }
@@ -164,7 +164,7 @@
   }
 
   function drawViews() {
-    const rooms = new Map(state.roomCounts);
+    const rooms = new Map([["lobby", 0], ...state.roomCounts]);
     if (!rooms.has(state.room)) rooms.set(state.room, state.here.size);
     el.rooms.replaceChildren(...[...rooms].map(([room, count]) => {
       const counter = document.createElement("span");
