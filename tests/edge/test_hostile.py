@@ -284,7 +284,7 @@ async def test_a_thousand_refusals_are_one_log_line_with_a_count(
 async def test_every_connection_has_tcp_keepalive(server: ChatServer) -> None:
     client = await Client.join(server.port, "Alice")
     (conn,) = server.connections
-    sock = conn.peer.transport.get_extra_info("socket")
+    sock = conn._transport.get_extra_info("socket")
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == USER_TIMEOUT_MS

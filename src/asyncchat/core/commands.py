@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Register:
-    """The name a new connection asks for (its first command)."""
+    """The name a new connection asks for (its first command); after AskPassword, the
+    password, unless `fresh`: a front end that tells names from passwords (the web)
+    says this is another name."""
 
     name: str
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

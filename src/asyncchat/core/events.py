@@ -119,7 +119,10 @@ class HistoryStart:
 
 @dataclass(frozen=True, slots=True)
 class HistoryLine:
+    """`room`: the room's shown name (the record has its key)."""
+
     record: Record
+    room: str = ""
 
 
 @dataclass(frozen=True, slots=True)

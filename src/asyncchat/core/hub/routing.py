@@ -96,8 +96,9 @@ class Hub(SignIn[P], Operators[P]):
             return [self._error(session, ErrorCode.BUSY, "wait for your password to be checked")]
         if session.state is State.NAMING:
             if isinstance(command, cmd.Register):
-                if session.asking:
+                if session.asking and not command.fresh:
                     return self._sign_in(session, command.name)
+                session.asking = False
                 return self._register(session, command.name)
             if isinstance(command, cmd.Identify) and command.name is not None:
                 return self._identify(session, command.name, command.password)  # IRC's SASL
@@ -191,7 +192,7 @@ class Hub(SignIn[P], Operators[P]):
         shown = self.directory.room_name(room)
         return [
             self._to(session, HistoryStart(shown)),
-            *(self._to(session, HistoryLine(record)) for record in records),
+            *(self._to(session, HistoryLine(record, shown)) for record in records),
             self._to(session, HistoryEnd(shown)),
         ]
 

@@ -130,7 +130,8 @@ class WebSession:
             delay = self._bucket.take(now)
             if delay > 0:
                 await asyncio.sleep(delay)  # flood control: only this user's input waits
-            asked = interpret(message, session.state is State.NAMING, max_line)
+            naming = session.state is State.NAMING
+            asked = interpret(message, naming, max_line, asked=session.asking)
             if isinstance(asked, list):
                 to = ToSession(session.id)
                 self._dispatch([Delivery(event, to) for event in asked])

@@ -86,8 +86,8 @@ def as_json(event: Event) -> dict[str, Any]:
             if tags:
                 said["tags"] = dict(tags)
             return said
-        case HistoryLine(record):
-            return _record("history", record, record.room)
+        case HistoryLine(record, room):
+            return _record("history", record, room)
         case Private(sender, text, time, id):
             return {"type": "private", "from": sender, "text": text, "time": time, "id": id}
         case PrivateSent(recipient, text):

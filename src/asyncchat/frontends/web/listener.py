@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import logging
 import ssl
 from typing import TYPE_CHECKING, ClassVar
 
@@ -26,6 +27,8 @@ from asyncchat.frontends.web.site import SECURITY_HEADERS, SOCKET_PATH, Asset, s
 if TYPE_CHECKING:
     from asyncchat.edge.server import ChatServer
 
+WEBSOCKETS_LOG = logging.getLogger("websockets")
+"""The library logs each listener and closing at INFO; ours says what matters."""
 OPEN_TIMEOUT = 10.0
 """Seconds a connection has to finish its TLS and HTTP handshakes (or its page fetch)."""
 CLOSE_TIMEOUT = 2.0
@@ -62,11 +65,16 @@ class WebConnection(ServerConnection):
         assert ticket is not None, "a WebSocket on a refused connection"
         return ticket
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        if self.ticket is not None:  # a page fetch, or a handshake that never finished
+    def give_back(self) -> None:
+        """Free its place: a page fetch's response is sent (websockets then waits for the
+        browser to close its end), or the connection ended before a session began."""
+        if self.ticket is not None:
             self.chat.hub.release(self.ticket)
             self.ticket = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.give_back()
 
 
 def _respond(asset: Asset, request: Request) -> Response:
@@ -92,8 +100,18 @@ async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext |
     """Listen for the page and its WebSocket on `host`:`port` (https/wss with `tls`)."""
     config = chat.config
     assets = chat.web_assets
+    if WEBSOCKETS_LOG.level == logging.NOTSET:
+        WEBSOCKETS_LOG.setLevel(logging.WARNING)
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        response = _answer(request)
+        if response is not None:
+            assert isinstance(connection, WebConnection)
+            connection.give_back()
+        return response
+
+    def _answer(request: Request) -> Response | None:
+        """A page file, or a refusal; None: go on with the WebSocket."""
         path = request.path.split("?", 1)[0]
         if path != SOCKET_PATH:
             asset = assets.get(path)

@@ -40,12 +40,23 @@ class BadRequest(Exception):
         self.text = text
 
 
+def _utf8(value: str, key: str) -> bytes:
+    """JSON's escapes can spell half a surrogate pair, which no UTF-8 can carry."""
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            ErrorCode.INVALID_UTF8, f"'{key}' has half a surrogate pair (\\ud800…); not sent"
+        ) from None
+
+
 class Message:
     """One decoded message: its fields, each checked as it is read."""
 
     def __init__(self, fields: dict[str, Any], max_line: int) -> None:
         self.fields = fields
         self.type: str = fields["type"]
+        _utf8(self.type, "type")
         self._max_line = max_line
 
     def text(self, key: str) -> str:
@@ -60,7 +71,7 @@ class Message:
             return None
         if not isinstance(value, str):
             raise BadRequest(ErrorCode.BAD_COMMAND, f"'{key}' of '{self.type}' must be a string")
-        if len(value.encode("utf-8", "surrogatepass")) > self._max_line:
+        if len(_utf8(value, key)) > self._max_line:
             raise BadRequest(
                 ErrorCode.LINE_TOO_LONG,
                 f"'{key}' too long (the limit is {self._max_line} bytes); it was not sent",
@@ -98,15 +109,19 @@ NAMING_TYPES = ("name", "password")
 """While choosing a name: a name, or the password the server asked for."""
 
 
-def _read(decoded: Any, naming: bool, max_line: int) -> Command | None:
+def _read(decoded: Any, naming: bool, asked: bool, max_line: int) -> Command | None:
     if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
         raise BadRequest(ErrorCode.BAD_COMMAND, 'send a JSON object with a "type" (docs/web.md)')
     message = Message(decoded, max_line)
     kind = message.type
     if naming:
-        if kind in NAMING_TYPES:
-            text = message.text(kind)
-            return Register(text) if text.strip() else None
+        if kind == "name":
+            name = message.text("name")
+            return Register(name, fresh=True) if name.strip() else None
+        if kind == "password":
+            if not asked:
+                raise BadRequest(ErrorCode.BAD_COMMAND, "no password was asked for: send a 'name'")
+            return Register(message.text("password"))
         if kind in READERS:
             raise BadRequest(ErrorCode.BAD_NAME, "choose a name first: send a 'name'")
     elif kind in NAMING_TYPES:
@@ -118,9 +133,10 @@ def _read(decoded: Any, naming: bool, max_line: int) -> Command | None:
     return reader(message)
 
 
-def interpret(message: str | bytes, naming: bool, max_line: int) -> Asked:
+def interpret(message: str | bytes, naming: bool, max_line: int, *, asked: bool = False) -> Asked:
     """What one WebSocket message asks of the hub, or this front end's errors for it
-    (while naming, with the name question again, as the line protocol does)."""
+    (while naming, with the name question again, as the line protocol does).
+    `asked`: the server asked for a password (`ask-password`)."""
     try:
         if isinstance(message, bytes):
             raise BadRequest(ErrorCode.BAD_COMMAND, "binary frames are not read: send JSON text")
@@ -130,7 +146,7 @@ def interpret(message: str | bytes, naming: bool, max_line: int) -> Asked:
             raise BadRequest(
                 ErrorCode.BAD_COMMAND, "that was not JSON; it was not read (docs/web.md)"
             ) from None
-        return _read(decoded, naming, max_line)
+        return _read(decoded, naming, asked, max_line)
     except BadRequest as bad:
         error = Error(bad.code, bad.text)
         return [error, AskName()] if naming else [error]
