@@ -42,6 +42,22 @@ IRC = Dialect(
 )
 
 
+def _websocket_hello(name: bytes) -> bytes:
+    """An upgrade request, then the name as a client frame (masked, with a zero key,
+    so the payload reads as it is): one write, as a browser could not, but valid."""
+    request = (
+        b"GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    payload = b'{"type":"name","name":"%s"}' % name
+    assert len(payload) < 126
+    return request + bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+
+
+WEB = Dialect(_websocket_hello, b'"type":"hello"', b'"type":"message"', b"", b"")
+"""WebSocket receivers: server frames are unmasked JSON, counted by their type."""
+
+
 class BenchClient(asyncio.Protocol):
     """One chat client that registers, counts public lines, and maybe samples latency."""
 
@@ -72,9 +88,12 @@ class BenchClient(asyncio.Protocol):
         if not self.registered.done():
             self.greeting += data
             at = self.greeting.find(self.dialect.registered)
-            if at < 0 or self.greeting.find(b"\n", at) < 0:
+            # A line ends at its LF; for a WebSocket, nothing counted can follow the hello yet.
+            end = (
+                self.greeting.find(b"\n", at) + 1 if self.dialect is not WEB else len(self.greeting)
+            )
+            if at < 0 or end <= 0:
                 return
-            end = self.greeting.find(b"\n", at) + 1
             data = self.greeting[end:]
             self.greeting = b""
             self.registered.set_result(None)
@@ -156,7 +175,7 @@ async def open_many(
 ) -> list[BenchClient]:
     """Open clients 200 at a time (the listen backlog stays small); IRC clients 8 at a
     time (ngIRCd accepts a few a second and drops connects beyond its backlog)."""
-    limit = asyncio.Semaphore(200 if dialect is LINE else 8)
+    limit = asyncio.Semaphore(8 if dialect is IRC else 200)
 
     async def one(spec: Callable[[], tuple[str, int, list[int] | None]]) -> BenchClient:
         async with limit:
@@ -207,17 +226,26 @@ async def fanout(
     rate: float = 0.0,
     patience: float = 120,
     dialect: Dialect = LINE,
+    receivers_at: tuple[int, Dialect] | None = None,
 ) -> dict[str, float]:
-    """S senders say M lines each to a room of R receivers (and each other)."""
+    """S senders say M lines each to a room of R receivers (and each other).
+
+    `receivers_at`: the receivers use another port and protocol (the web's)."""
     per_receiver = senders * lines
     per_sender = (senders - 1) * lines
     samples: list[int] = []
     sampled = set(range(0, receivers, max(1, receivers // 10)))
-    specs = [
+    receiving = [
         (lambda i=i: (f"r{i}", per_receiver, samples if i in sampled else None))
         for i in range(receivers)
-    ] + [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
-    clients = await open_many(port, specs, dialect)
+    ]
+    sending = [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
+    if receivers_at is None:
+        clients = await open_many(port, receiving + sending, dialect)
+    else:
+        web_port, web_dialect = receivers_at
+        clients = await open_many(web_port, receiving, web_dialect)
+        clients += await open_many(port, sending, dialect)
     try:
         await settle(clients)
         for client in clients:

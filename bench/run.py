@@ -70,6 +70,7 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
             "--db",
             db,
             *(["--irc-port", "0", "--server-name", "bench.test"] if "-irc" in kind else []),
+            *(["--web-port", "0"] if kind == "asyncchat-web" else []),
         ]
         if kind.endswith("-irc"):
             listening = r"listening on [\d.]+:(\d+) \(IRC\)"
@@ -92,12 +93,16 @@ def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[t
             raise RuntimeError(f"{kind} did not start: {log.read_text()}")
         irc = re.search(r"listening on [\d.]+:(\d+) \(IRC\)", log.read_text())
         IRC_PORTS[process.pid] = int(irc[1]) if irc and kind == "asyncchat-irc-mixed" else 0
+        web = re.search(r"listening on [\d.]+:(\d+) \(web\)", log.read_text())
+        WEB_PORTS[process.pid] = int(web[1]) if web else 0
         yield int(found[1]), process.pid
     finally:
         process.terminate()
         process.wait(10)
 
 
+WEB_PORTS: dict[int, int] = {}
+"""For `asyncchat-web`: the web port, where `web-` scenarios put their receivers."""
 IRC_PORTS: dict[int, int] = {}
 """For `asyncchat-irc-mixed`: the IRC port where one IRC user sits in the lobby
 while line clients run the scenario (the Dispatcher then has two codecs)."""
@@ -134,6 +139,7 @@ SCENARIOS = {
     "conns": dict(count=5000, rate=1000.0),
     "irc-fanout-burst": dict(receivers=100, senders=10, lines=100),
     "irc-fanout-many": dict(receivers=200, senders=100, lines=1),
+    "web-fanout-burst": dict(receivers=200, senders=10, lines=200),
 }
 QUICK = {
     "fanout-burst": dict(receivers=50, senders=5, lines=50),
@@ -141,6 +147,7 @@ QUICK = {
     "conns": dict(count=300, rate=1000.0),
     "irc-fanout-burst": dict(receivers=50, senders=5, lines=50),
     "irc-fanout-many": dict(receivers=50, senders=25, lines=4),
+    "web-fanout-burst": dict(receivers=50, senders=5, lines=50),
 }
 HEADLINE = {
     "fanout-burst": "deliveries_per_s",
@@ -148,12 +155,21 @@ HEADLINE = {
     "conns": "connects_per_s",
     "irc-fanout-burst": "deliveries_per_s",
     "irc-fanout-many": "deliveries_per_s",
+    "web-fanout-burst": "deliveries_per_s",
 }
 
 
 async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
     if scenario == "conns":
         return await loadgen.conns(port, pid, int(params["count"]), params["rate"])
+    if scenario.startswith("web-"):
+        return await loadgen.fanout(
+            port,
+            int(params["receivers"]),
+            int(params["senders"]),
+            int(params["lines"]),
+            receivers_at=(WEB_PORTS[pid], loadgen.WEB),
+        )
     if IRC_PORTS.get(pid):
         watcher = await loadgen.open_client(IRC_PORTS[pid], "ircwatcher", 0, None, loadgen.IRC)
         try:
@@ -204,6 +220,8 @@ def main() -> int:
             rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
             for run in range(runs):
                 for kind in kinds:
+                    if scenario.startswith("web-") and kind != "asyncchat-web":
+                        continue  # only that kind listens for WebSockets
                     with server(kind, Path(tmp), args.baseline) as (port, pid):
                         result = uvloop.run(one_run(scenario, table[scenario], port, pid))
                     row = {
@@ -226,6 +244,8 @@ def main() -> int:
                         flush=True,
                     )
             for kind, results in rows.items():
+                if not results:
+                    continue
                 medians[(scenario, kind)] = {
                     key: loadgen.median([r[key] for r in results]) for key in results[0]
                 }
@@ -235,13 +255,16 @@ def main() -> int:
 
 
 def print_table(medians: dict[tuple[str, str], dict[str, float]]) -> None:
-    print(f"\n{'scenario':13} {'server':15} {'headline':>22} {'x relay':>8}  details (medians)")
+    print(f"\n{'scenario':16} {'server':15} {'headline':>22} {'x relay':>8}  details (medians)")
     for (scenario, kind), values in medians.items():
         key = HEADLINE[scenario]
         base = medians.get((scenario, "relay"), {}).get(key, float("nan"))
         ratio = values[key] / base if base else float("nan")
         details = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k != key)
-        print(f"{scenario:13} {kind:15} {key}={values[key]:>10.4g} {ratio:8.2f}  {details}")
+        line = medians.get((scenario.removeprefix("web-"), kind), {}).get(key)
+        if scenario.startswith("web-") and line:
+            details = f"x line protocol={values[key] / line:.2f}, " + details
+        print(f"{scenario:16} {kind:15} {key}={values[key]:>10.4g} {ratio:8.2f}  {details}")
 
 
 if __name__ == "__main__":
