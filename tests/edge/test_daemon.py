@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 from support import LISTENING, TIMEOUT, Client, daemon
+
+from asyncchat.edge.notify import notify
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -149,3 +152,40 @@ async def test_the_default_database_lives_in_xdg_data_home(tmp_path: Path) -> No
         assert any(str(tmp_path / "asyncchat" / "chat.db") in line for line in server.log)
         server.process.terminate()
         assert await server.process.wait() == 0
+
+
+async def test_it_tells_systemd_when_it_is_ready_and_when_it_stops(tmp_path: Path) -> None:
+    """Type=notify: READY=1 once it listens (a client can join at once), STOPPING=1 on
+    SIGTERM. A real datagram socket stands where systemd's would be."""
+    path = tmp_path / "notify"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+    async with daemon(env={**os.environ, "NOTIFY_SOCKET": str(path)}) as server:
+        ready = await asyncio.wait_for(loop.sock_recv(listener, 4096), TIMEOUT)
+        lines = ready.decode().splitlines()
+        assert lines[0] == "READY=1"
+        port = int(lines[1].rsplit(" ", 1)[1])
+        alice = await Client.join(port, "Alice")
+        server.process.send_signal(signal.SIGTERM)
+        stopping = await asyncio.wait_for(loop.sock_recv(listener, 4096), TIMEOUT)
+        assert stopping == b"STOPPING=1"
+        assert await alice.closed() == b"*** server is shutting down\r\n"
+        assert await asyncio.wait_for(server.process.wait(), TIMEOUT) == 0
+    listener.close()
+
+
+def test_without_a_service_manager_nothing_is_sent() -> None:
+    assert notify("READY=1", environ={}) is False
+
+
+async def test_an_abstract_socket_name_is_understood() -> None:
+    name = f"asyncchat-test-{os.getpid()}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind("\0" + name)
+    listener.setblocking(False)
+    assert notify("READY=1", environ={"NOTIFY_SOCKET": "@" + name}) is True
+    loop = asyncio.get_running_loop()
+    assert await asyncio.wait_for(loop.sock_recv(listener, 64), TIMEOUT) == b"READY=1"
+    listener.close()

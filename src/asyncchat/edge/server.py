@@ -23,6 +23,7 @@ from asyncchat.core.events import LeaveReason
 from asyncchat.core.hub import Hub
 from asyncchat.core.logthrottle import WINDOW
 from asyncchat.core.registry import Registry
+from asyncchat.edge.notify import notify
 from asyncchat.edge.outbox import Dispatcher, Outbox, Peer
 from asyncchat.edge.passwords import PasswordWorker
 from asyncchat.edge.tls import Factory, TLSListener
@@ -229,6 +230,11 @@ class ChatServer:
         self._warnings = asyncio.get_running_loop().call_later(WINDOW, self._flush_warnings)
 
     @property
+    def bound(self) -> list[tuple[Listener, int]]:
+        """Each listener with the port it got."""
+        return list(self._bound)
+
+    @property
     def addresses(self) -> list[tuple[str, int]]:
         plain = [sock.getsockname()[:2] for server in self._servers for sock in server.sockets]
         return plain + [s.getsockname()[:2] for tls in self._tls_listeners for s in tls.sockets]
@@ -329,8 +335,11 @@ async def serve(config: ServerConfig) -> None:
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     await server.start()
+    ports = ", ".join(str(port) for _, port in server.bound)
+    notify(f"READY=1\nSTATUS=listening on {config.host} port {ports}")
     try:
         await stop.wait()
         log.info("signal received; shutting down")
     finally:
+        notify("STOPPING=1")
         await server.shutdown()
