@@ -221,9 +221,9 @@ class ChatServer:
 
         if not self.web_assets:
             self.web_assets = load_assets()
-        web = await open_web(self, listener.host, listener.port, listener.tls)
-        self._web_servers.append(web)
-        return web
+        webs = await open_web(self, listener.host, listener.port, listener.tls)
+        self._web_servers.extend(webs)
+        return webs[0]
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()

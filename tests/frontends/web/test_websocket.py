@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websupport import WebUser
 
 from asyncchat.edge.server import ChatServer
+from asyncchat.frontends.web.site import SECURITY_HEADERS
 
 WELCOME = {"type": "welcome", "version": 1, "text": "Welcome to asyncchat! What is your name?"}
 ASK_NAME = {
@@ -710,7 +711,8 @@ async def read_refusal(port: int) -> bytes:
 
 REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
+    + b"".join(f"{key}: {value}\r\n".encode() for key, value in SECURITY_HEADERS)
+    + b"Content-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 39\r\nConnection: close\r\n\r\n"
     b"too many connections from your address\n"
 )

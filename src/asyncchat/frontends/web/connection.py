@@ -25,6 +25,7 @@ from asyncchat.core.hub.base import Ticket
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import State
 from asyncchat.edge.outbox import Peer
+from asyncchat.frontends.line.connection import peer_state
 from asyncchat.frontends.web.events import as_text
 from asyncchat.frontends.web.requests import interpret
 
@@ -91,6 +92,7 @@ class WebSession:
         self._bucket = TokenBucket(config.rate, config.burst, self._loop.time())
         self._resumed = asyncio.Event()
         self._cut_reason: LeaveReason | None = None
+        self._sock = socket.transport.get_extra_info("socket")
 
     async def run(self) -> None:
         """Serve the user until the socket closes or the hub lets them go."""
@@ -120,12 +122,20 @@ class WebSession:
 
     async def _read(self) -> None:
         session, socket = self.session, self._socket
-        max_line = self._server.config.max_line
+        config = self._server.config
+        max_line = config.max_line
+        after_close = config.burst
         while True:
             try:
                 message = await socket.recv()
             except ConnectionClosed:
                 return
+            if socket.protocol.state is not SocketState.OPEN or peer_state(self._sock):
+                # Gone, with messages still read ahead: --burst more at most, as after a
+                # line client's EOF, so a flood does not go on speaking for it.
+                after_close -= 1
+                if after_close < 0:
+                    return
             now = self._loop.time()
             delay = self._bucket.take(now)
             if delay > 0:
@@ -137,8 +147,8 @@ class WebSession:
                 self._dispatch([Delivery(event, to) for event in asked])
             elif asked is not None:
                 self._dispatch(self._hub.handle(session, asked))
-            while session.busy:  # its password is being checked: later messages wait
-                self._resumed.clear()
+            while session.busy and session.state is not State.GONE:
+                self._resumed.clear()  # its password is being checked: later messages wait
                 await self._resumed.wait()
             if session.state is State.GONE:
                 return
@@ -156,12 +166,19 @@ class WebSession:
 
     def _expire(self) -> None:
         self._dispatch(self._hub.expire(self.session))
+        self._resumed.set()  # a read loop waiting for a password check sees it is gone
 
     def _cut(self, reason: LeaveReason) -> None:
         """The output side dropped the socket (too slow, shutdown): the rooms are
         told now, not when the read side next wakes."""
         self._cut_reason = reason
         self._dispatch(self._hub.leave(self.session, reason))
+        self._resumed.set()
+
+    def overflowed(self) -> None:
+        """websockets' own output (pongs) passed --max-sendq: too slow, like any peer."""
+        if hasattr(self, "peer"):
+            self.peer.cut(LeaveReason.TOO_SLOW)
 
     def finish(self) -> None:
         """Close after what is queued has been sent (shutdown)."""

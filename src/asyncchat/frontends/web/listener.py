@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -40,25 +42,40 @@ class WebConnection(ServerConnection):
 
     chat: ClassVar[ChatServer]
     ticket: Ticket | None = None
+    _max_sendq = 0
     """Its place in the hub's limits, until a session takes it or the connection ends."""
+    overflow: Callable[[], None] | None = None
+    """Called when websockets' own output (pongs) passes --max-sendq (its session cuts it)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._max_sendq = self.chat.config.max_sendq
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         admitted = self.chat.hub.admit(host)
         if isinstance(admitted, Error):
             body = (admitted.text + "\n").encode()
-            head = (
-                "HTTP/1.1 503 Service Unavailable\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            head = "".join(
+                f"{key}: {value}\r\n"
+                for key, value in (
+                    *SECURITY_HEADERS,
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    ("Connection", "close"),
+                )
             )
             assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(head.encode() + body)
+            transport.write(f"HTTP/1.1 503 Service Unavailable\r\n{head}\r\n".encode() + body)
             transport.close()
             return
         self.ticket = admitted
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # websockets answers pings by itself, past Peer's check: the same limit here.
+        overflow = self.overflow
+        if overflow is not None and self.transport.get_write_buffer_size() > self._max_sendq:
+            overflow()
 
     def take_ticket(self) -> Ticket:
         ticket, self.ticket = self.ticket, None
@@ -88,6 +105,14 @@ def _respond(asset: Asset, request: Request) -> Response:
     return Response(http.HTTPStatus.OK, "OK", headers, asset.body)
 
 
+def _secure(connection: ServerConnection, request: Request, response: Response) -> None:
+    """Every response carries the security headers, websockets' own (426, 400) too."""
+    if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS:
+        for key, value in SECURITY_HEADERS:
+            if key not in response.headers:
+                response.headers[key] = value
+
+
 def _text(status: http.HTTPStatus, text: str) -> Response:
     body = (text + "\n").encode()
     headers = Headers(SECURITY_HEADERS)
@@ -96,7 +121,38 @@ def _text(status: http.HTTPStatus, text: str) -> Response:
     return Response(status, status.phrase, headers, body)
 
 
-async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext | None) -> Server:
+async def _listening(
+    host: str, port: int, receive_buffer: int, backlog: int
+) -> list[socket.socket]:
+    """A listening socket per address of `host`, whose connections have a small receive
+    buffer: one read takes at most what the kernel buffers (about `receive_buffer`),
+    however many small messages that is, so websockets cannot read far ahead of
+    flood control before it pauses."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    made: list[socket.socket] = []
+    try:
+        for family, _, _, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            made.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer // 2)  # doubled
+            sock.bind((address[0], port, *address[2:]))
+            port = port or sock.getsockname()[1]  # port 0: the same free port for all
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in made:
+            sock.close()
+        raise
+    return made
+
+
+async def open_web(
+    chat: ChatServer, host: str, port: int, tls: ssl.SSLContext | None
+) -> list[Server]:
     """Listen for the page and its WebSocket on `host`:`port` (https/wss with `tls`)."""
     config = chat.config
     assets = chat.web_assets
@@ -113,6 +169,8 @@ async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext |
     def _answer(request: Request) -> Response | None:
         """A page file, or a refusal; None: go on with the WebSocket."""
         path = request.path.split("?", 1)[0]
+        if len(request.headers.get_all("Origin")) > 1 or len(request.headers.get_all("Host")) > 1:
+            return _text(http.HTTPStatus.BAD_REQUEST, "one Origin and one Host header, please")
         if path != SOCKET_PATH:
             asset = assets.get(path)
             if asset is None:
@@ -128,15 +186,33 @@ async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext |
 
     async def handler(connection: ServerConnection) -> None:
         assert isinstance(connection, WebConnection)
-        await WebSession(chat, connection, connection.take_ticket()).run()
+        session = WebSession(chat, connection, connection.take_ticket())
+        connection.overflow = session.overflowed
+        await session.run()
 
     bound = type("BoundWebConnection", (WebConnection,), {"chat": chat})
+    backlog = min(config.max_clients, 4096)
+    servers = []
+    for sock in await _listening(host, port, config.max_recvq, backlog):
+        servers.append(await _serve(chat, sock, tls, handler, process_request, bound))
+    return servers
+
+
+async def _serve(
+    chat: ChatServer,
+    sock: socket.socket,
+    tls: ssl.SSLContext | None,
+    handler: Callable[[ServerConnection], Awaitable[None]],
+    process_request: Callable[[ServerConnection, Request], Response | None],
+    bound: type[WebConnection],
+) -> Server:
+    config = chat.config
     return await serve(
         handler,
-        host,
-        port,
+        sock=sock,
         ssl=tls,
         process_request=process_request,
+        process_response=_secure,
         compression=None,
         open_timeout=OPEN_TIMEOUT,
         close_timeout=CLOSE_TIMEOUT,
@@ -144,5 +220,4 @@ async def open_web(chat: ChatServer, host: str, port: int, tls: ssl.SSLContext |
         max_queue=MAX_QUEUE,
         server_header=None,
         create_connection=bound,
-        backlog=min(config.max_clients, 4096),
     )

@@ -276,6 +276,7 @@
 
   const handlers = {
     welcome() {
+      state.naming = true;
       setStatus("Connected");
       if (state.wanted) send({ type: "name", name: state.wanted });
       else askName("");
@@ -393,7 +394,7 @@
     error(message) {
       if (state.naming) el.loginError.textContent = message.text;
       else system(message.text, "system error");
-      if (message.code === "banned") state.final = true;
+      if (message.code === "banned" && message.text.startsWith("you are banned")) state.final = true;
     },
     shutdown(message) { system(message.text, "system error"); },
     tagged() {},
@@ -460,14 +461,20 @@
     const typed = el.entry.value;
     if (!typed.trim()) return;
     let sent;
-    const action = /^\/me\s+(\S[\s\S]*)$/i.exec(typed);
-    if (action && state.current.startsWith("#")) {
+    const command = typed.trimStart();
+    const action = /^\/me\s+(\S[\s\S]*)$/i.exec(command);
+    const inRoom = state.current.startsWith("#");
+    if (action && !inRoom) {
+      system("Actions (/me) are for rooms: this conversation is private.", "system error");
+      return;
+    } else if (action) {
       sent = send({ type: "action", text: action[1] });
       if (sent) add(roomKey(state.room), line("said own action", [who(state.me), richText(action[1])]), { counts: false });
-    } else if (typed.startsWith("/")) {
-      sent = send({ type: "input", text: typed });
+    } else if (command.startsWith("/") && !(command.startsWith("//") && !inRoom)) {
+      sent = send({ type: "input", text: command });
     } else if (state.current && state.current.startsWith("@")) {
-      sent = send({ type: "private", to: privateName.get(state.current) || state.current.slice(1), text: typed });
+      const text = command.startsWith("//") ? command.slice(1) : typed;
+      sent = send({ type: "private", to: privateName.get(state.current) || state.current.slice(1), text });
     } else {
       sent = send({ type: "say", text: typed });
       if (sent) {
@@ -476,7 +483,7 @@
       }
     }
     if (!sent) return;
-    if (!/^\/(identify|register|password|unregister)\b/i.test(typed)) {
+    if (!/^\/(identify|register|password|unregister)\b/i.test(command)) {
       state.recalled.push(typed);
       if (state.recalled.length > RECALL) state.recalled.shift();
     }
