@@ -161,8 +161,7 @@ class ChatServer:
             backlog = min(self.config.max_clients, 4096)
             for listener in self.listeners():
                 if listener.front_end == "web":
-                    web = await self._open_web(listener)
-                    self._bound.append((listener, web.sockets[0].getsockname()[1]))
+                    self._bound.append((listener, await self._open_web(listener)))
                     continue
                 if listener.tls is not None:
                     front_end = cast(Factory, listener.protocol)
@@ -214,16 +213,17 @@ class ChatServer:
             shown = f" ({', '.join(kinds)})" if kinds else ""
             log.info("listening on %s:%d%s", listener.host, port, shown)
 
-    async def _open_web(self, listener: Listener) -> WebServer:
+    async def _open_web(self, listener: Listener) -> int:
         """The page and its WebSocket (websockets is imported only when asked for)."""
         from asyncchat.frontends.web.listener import open_web
         from asyncchat.frontends.web.site import load_assets
 
         if not self.web_assets:
             self.web_assets = load_assets()
-        webs = await open_web(self, listener.host, listener.port, listener.tls)
-        self._web_servers.extend(webs)
-        return webs[0]
+        opened = await open_web(self, listener.host, listener.port, listener.tls)
+        self._web_servers.extend(opened.servers)
+        self._tls_listeners.extend(opened.tls_listeners)
+        return opened.port
 
     def _flush_warnings(self) -> None:
         self.hub.warnings.flush()

@@ -61,6 +61,8 @@ class TLSListener:
         self._host, self._port, self._backlog = host, port, backlog
         self.sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_close: Callable[[], None] | None = None
+        """Told when the listener closes (the web's stops taking handshakes over)."""
 
     async def start(self) -> None:
         """Bind every address `host` resolves to (OSError: cannot listen)."""
@@ -87,6 +89,8 @@ class TLSListener:
             self._spawn(self._accept(sock))
 
     def close(self) -> None:
+        if self.on_close is not None:
+            self.on_close()
         for task in list(self._tasks):
             task.cancel()
         for sock in self.sockets:

@@ -1,6 +1,5 @@
 """Defects a review of the web front end found, each shown against a real server (and,
-for the page's, in chromium); all fixed but one known limitation, kept as a strict
-expected failure so that its fix is noticed."""
+for the page's, in chromium), kept so that they stay fixed."""
 
 from __future__ import annotations
 
@@ -287,13 +286,6 @@ async def test_a_flood_that_closes_is_done_speaking_after_burst_more(
 # listener.py: admission on the TLS port.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN LIMITATION (docs/web.md): on --web-tls-port, websockets' serve(ssl=...) "
-    "runs the TLS handshake before WebConnection.connection_made admits the address, so "
-    "per-address limits and bans apply only after it (each handshake is held 10 s at "
-    "most); the line and IRC TLS ports admit first (edge/tls.py)",
-)
 async def test_an_address_over_its_limits_gets_no_tls_handshake_on_the_web_port(
     start_server: StartServer, tmp_path: Path
 ) -> None:

@@ -15,14 +15,17 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
 
 from asyncchat.core.events import Error
 from asyncchat.core.hub.base import Ticket
+from asyncchat.edge.tls import TLSListener
 from asyncchat.frontends.web.connection import MAX_QUEUE, WebSession
 from asyncchat.frontends.web.site import SECURITY_HEADERS, SOCKET_PATH, Asset, same_site
 
@@ -42,14 +45,24 @@ class WebConnection(ServerConnection):
 
     chat: ClassVar[ChatServer]
     ticket: Ticket | None = None
-    _max_sendq = 0
-    """Its place in the hub's limits, until a session takes it or the connection ends."""
+    """Its place in the hub's limits, until a session takes it or the connection ends
+    (given before the TLS handshake on the TLS port: see `open_web`)."""
     overflow: Callable[[], None] | None = None
     """Called when websockets' own output (pongs) passes --max-sendq (its session cuts it)."""
+    _max_sendq = 0
+    _made = False
+
+    @property
+    def connected(self) -> bool:
+        """Its TLS handshake is done: the ticket is its own to give back (edge/tls.py)."""
+        return self._made
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._made = True
         self._max_sendq = self.chat.config.max_sendq
+        if self.ticket is not None:  # admitted before its TLS handshake
+            return
         peername = transport.get_extra_info("peername")
         host = peername[0] if isinstance(peername, tuple) else None
         admitted = self.chat.hub.admit(host)
@@ -150,9 +163,37 @@ async def _listening(
     return made
 
 
+class _AdmittedFirst:
+    """The websockets server as a connection accepted by our own TLS listener sees it.
+
+    websockets' TLS servers hand a connection over after its handshake, so bans and
+    per-address limits would apply only after the TLS work. On the TLS port our
+    accept loop (edge/tls.py) admits first, then makes the connection itself; it
+    is served by this server's handler (the handshake, `process_request`) like any.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self.handler = server.handler
+        self.handler_tasks = server.handler_tasks
+        self.serving = True
+
+    def is_serving(self) -> bool:
+        return self.serving
+
+
+@dataclass
+class WebListening:
+    """What `open_web` opened: websockets servers, our TLS listeners, and the port."""
+
+    servers: list[Server]
+    tls_listeners: list[TLSListener]
+    port: int
+
+
 async def open_web(
     chat: ChatServer, host: str, port: int, tls: ssl.SSLContext | None
-) -> list[Server]:
+) -> WebListening:
     """Listen for the page and its WebSocket on `host`:`port` (https/wss with `tls`)."""
     config = chat.config
     assets = chat.web_assets
@@ -192,25 +233,49 @@ async def open_web(
 
     bound = type("BoundWebConnection", (WebConnection,), {"chat": chat})
     backlog = min(config.max_clients, 4096)
-    servers = []
-    for sock in await _listening(host, port, config.max_recvq, backlog):
-        servers.append(await _serve(chat, sock, tls, handler, process_request, bound))
-    return servers
+    if tls is None:
+        socks = await _listening(host, port, config.max_recvq, backlog)
+        servers = [await _serve(chat, sock, handler, process_request, bound) for sock in socks]
+        return WebListening(servers, [], socks[0].getsockname()[1])
+    # A server that never accepts (start_serving=False, on a socket that never listens):
+    # it only serves what our TLS listener admitted and handed over.
+    placeholder = socket.socket()
+    server = await _serve(chat, placeholder, handler, process_request, bound, start=False)
+    front = _AdmittedFirst(server)
+
+    def admitted(chat: ChatServer, ticket: Ticket) -> WebConnection:
+        protocol = ServerProtocol(max_size=config.max_recvq)
+        made: WebConnection = bound(
+            protocol,
+            cast(Server, front),
+            close_timeout=CLOSE_TIMEOUT,
+            max_queue=MAX_QUEUE,
+        )
+        made.ticket = ticket
+        return made
+
+    listener = TLSListener(chat, admitted, tls, host, port, backlog)
+    await listener.start()
+    for sock in listener.sockets:  # accepted connections inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, config.max_recvq // 2)
+    listener.on_close = lambda: setattr(front, "serving", False)
+    return WebListening([server], [listener], listener.sockets[0].getsockname()[1])
 
 
 async def _serve(
     chat: ChatServer,
     sock: socket.socket,
-    tls: ssl.SSLContext | None,
     handler: Callable[[ServerConnection], Awaitable[None]],
     process_request: Callable[[ServerConnection, Request], Response | None],
     bound: type[WebConnection],
+    *,
+    start: bool = True,
 ) -> Server:
     config = chat.config
     return await serve(
         handler,
         sock=sock,
-        ssl=tls,
+        start_serving=start,
         process_request=process_request,
         process_response=_secure,
         compression=None,
