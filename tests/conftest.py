@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from browsersupport import launched
+from playwright.async_api import Browser
 from support import StartServer
 
 from asyncchat.config import ServerConfig
@@ -30,3 +32,10 @@ async def start_server() -> AsyncIterator[StartServer]:
 @pytest.fixture
 async def server(start_server: StartServer) -> ChatServer:
     return await start_server()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium for one test (tests/browsersupport.py)."""
+    async for one in launched():
+        yield one

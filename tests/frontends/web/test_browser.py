@@ -10,92 +10,25 @@ Playwright's own (for a selector, a text, a function) with a timeout.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from browsersupport import join, messages, needs_chromium, open_page, problems, say, url
 from ircsupport import IRC
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from support import Client, StartServer
 
 from asyncchat.edge.server import ChatServer
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("ASYNCCHAT_REQUIRE_CLIENTS"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-"""Root in a container needs --no-sandbox; the rest keep chromium off the network."""
-WAIT = 5000
-"""Milliseconds any expectation waits for the page."""
+pytestmark = needs_chromium
 SCREENSHOT = Path(__file__).parents[3] / "docs" / "web.png"
-
-expect.set_options(timeout=WAIT)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM is not None, "chromium is required here (ASYNCCHAT_REQUIRE_CLIENTS)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
 async def server(start_server: StartServer) -> ChatServer:
     return await start_server(web_port=0, irc_port=0)
-
-
-def url(server: ChatServer) -> str:
-    return f"http://127.0.0.1:{server.port_of('web')}/"
-
-
-async def open_page(browser: Browser, server: ChatServer, **options: Any) -> Page:
-    page = await browser.new_page(**options)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
-    page.problems = problems  # type: ignore[attr-defined]
-    await page.goto(url(server))
-    return page
-
-
-async def join(browser: Browser, server: ChatServer, name: str, **options: Any) -> Page:
-    page = await open_page(browser, server, **options)
-    await page.fill("#name", name)
-    await page.press("#name", "Enter")
-    await expect(page.locator("#status")).to_have_text(f"Connected as {name}")
-    return page
-
-
-async def say(page: Page, text: str) -> None:
-    await page.fill("#entry", text)
-    await page.press("#entry", "Enter")
-
-
-def messages(page: Page) -> Any:
-    return page.locator("#messages li")
-
-
-def problems(page: Page) -> list[str]:
-    found: list[str] = page.problems  # type: ignore[attr-defined]
-    return found
 
 
 async def test_two_pages_an_nc_user_and_an_irc_user_hold_one_conversation(

@@ -8,18 +8,16 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 import socket
 import struct
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from browsersupport import join, needs_chromium, say
+from playwright.async_api import Browser, expect
 from support import TIMEOUT, Client, StartServer
 from websockets.exceptions import ConnectionClosed
-from websupport import WebUser
+from websupport import WebUser, fetch
 
 from asyncchat.core.effects import PasswordWork
 from asyncchat.core.events import LeaveReason
@@ -27,20 +25,6 @@ from asyncchat.edge.passwords import Done, PasswordWorker
 from asyncchat.edge.server import ChatServer
 
 PASSWORD = "secret123"
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-"""As tests/frontends/web/test_browser.py: Debian's chromium, kept off the network."""
-expect.set_options(timeout=5000)
 
 
 def web(server: ChatServer) -> int:
@@ -51,62 +35,6 @@ def cut_every_web_user(server: ChatServer) -> None:
     """Drop every WebSocket from the server's side, as a network failure would."""
     for user in list(server.web_sessions):
         user.cut(LeaveReason.RESET)
-
-
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("ASYNCCHAT_REQUIRE_CLIENTS"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM is not None, "chromium is required here (ASYNCCHAT_REQUIRE_CLIENTS)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        await launched.close()
-
-
-async def join(browser: Browser, server: ChatServer, name: str) -> Page:
-    page = await browser.new_page()
-    await page.goto(f"http://127.0.0.1:{web(server)}/")
-    await page.fill("#name", name)
-    await page.press("#name", "Enter")
-    await expect(page.locator("#status")).to_have_text(f"Connected as {name}")
-    return page
-
-
-async def say(page: Page, text: str) -> None:
-    await page.fill("#entry", text)
-    await page.press("#entry", "Enter")
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    """Lower-case names."""
-    body: bytes
-
-
-async def fetch(port: int, path: str) -> Reply:
-    """One GET over a raw socket, read to the end (the server closes after it)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-        raw = await asyncio.wait_for(reader.read(), TIMEOUT)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return Reply(int(status_line.split()[1]), fields, body)
 
 
 def _masked(opcode: int, payload: bytes) -> bytes:

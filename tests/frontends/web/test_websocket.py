@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 
 import pytest
 from support import TIMEOUT, Client, StartServer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websupport import WebUser
+from websupport import Reply, WebUser, fetch
 
 from asyncchat.edge.server import ChatServer
 from asyncchat.frontends.web.site import SECURITY_HEADERS
@@ -556,36 +555,6 @@ async def test_the_upgrade_is_refused_to_other_sites_pages(
 
 
 # The page over plain HTTP.
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    """Lower-case names."""
-    body: bytes
-
-
-async def fetch(port: int, path: str, *headers: str) -> Reply:
-    """One GET over a raw socket, read to the end (the server closes after it)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        request = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *headers, "", ""]
-        writer.write("\r\n".join(request).encode())
-        raw = await asyncio.wait_for(reader.read(), TIMEOUT)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    if "content-length" in fields:
-        assert len(body) == int(fields["content-length"])
-    return Reply(int(status_line.split()[1]), fields, body)
 
 
 def assert_secured(reply: Reply) -> None:
