@@ -156,11 +156,15 @@ async def test_the_page_reconnects_after_a_server_restart(
     first = await start_server(web_port=0)
     port = first.port_of("web")
     ann = await join(browser, first, "Ann")
+    await say(ann, "/join dev")
+    await expect(ann.locator("#view-title")).to_have_text("#dev")
     await first.shutdown()
     await expect(ann.locator("#status")).to_contain_text("reconnecting")
     second = await start_server(web_port=port)
     await expect(ann.locator("#status")).to_have_text("Connected as Ann", timeout=15_000)
+    await expect(ann.locator("#view-title")).to_have_text("#dev")  # back where it was
     carol = await Client.join(second.port, "Carol")
+    carol.send("/join dev")
     carol.send("welcome back")
     await expect(ann.locator("#messages")).to_contain_text("welcome back")
     await carol.close()
@@ -320,3 +324,25 @@ async def test_the_page_is_served_on_tls_too(
     await page.press("#name", "Enter")
     await expect(page.locator("#status")).to_have_text("Connected as Ann")
     await context.close()
+
+
+async def test_own_lines_are_shown_as_the_room_got_them(
+    browser: Browser, start_server: StartServer
+) -> None:
+    """The server echoes a browser user's public lines: `//text` shows as `/text`, and a
+    line refused (muted) is an error, never shown as said."""
+    server = await start_server(web_port=0, oper=("Op",))
+    op = await Client.join(server.port, "Op")
+    op.send("/register correct-horse")
+    assert await op.line() == "*** 'Op' is registered to you"
+    ann = await join(browser, server, "Ann")
+    await say(ann, "//etc is a folder")
+    own = ann.locator("#messages li.own")
+    await expect(own).to_have_count(1)
+    await expect(own).to_contain_text("/etc is a folder")
+    op.send("/mute Ann")
+    await op.until(lambda line: "Ann" in line and "mute" in line)
+    await say(ann, "can anyone hear me")
+    await expect(ann.locator("#messages li.error")).to_contain_text("mute")
+    await expect(own).to_have_count(1)
+    await op.close()

@@ -97,6 +97,7 @@ async def test_a_newcomer_is_shown_the_recent_lines_of_the_room(server: ChatServ
     before = time.time()
     await ann.send({"type": "say", "text": "first"})
     await ann.send({"type": "action", "text": "waves"})
+    assert [(await ann.next())["text"] for _ in range(2)] == ["first", "waves"]  # echoes
     await ann.quiet()
     bob = await WebUser.join(web(server), "Bob")
     start, first, second, end = [await bob.next() for _ in range(4)]
@@ -135,17 +136,21 @@ async def test_public_lines_actions_private_messages_and_away(server: ChatServer
     )
     assert isinstance(said["id"], int)
     assert isinstance(said["time"], float)
+    echoed = await ann.next()  # your own come back, as the room got them
+    assert echoed == said
     await ann.send({"type": "action", "text": "waves"})
     await ann.send({"type": "input", "text": "/me nods"})
-    for text in ("waves", "nods"):
+    await ann.send({"type": "input", "text": "//etc/hosts is a file"})
+    for text, action in (("waves", True), ("nods", True), ("/etc/hosts is a file", False)):
         acted = await bob.next()
         assert (acted["type"], acted["from"], acted["text"], acted["action"]) == (
             "message",
             "Ann",
             text,
-            True,
+            action,
         )
-    await ann.quiet()  # your own lines are not echoed
+        assert await ann.next() == acted
+    await ann.quiet()
 
     await ann.send({"type": "private", "to": "bob", "text": "psst"})
     assert await ann.next() == {"type": "private-sent", "to": "Bob", "text": "psst"}
@@ -409,6 +414,7 @@ async def test_a_web_user_and_an_nc_user_talk_both_ways(server: ChatServer) -> N
     await ann.send({"type": "action", "text": "waves"})
     await ann.send({"type": "private", "to": "Bob", "text": "just you"})
     assert await bob.lines(3) == ["<Ann> hello from the web", "* Ann waves", "*Ann* just you"]
+    assert [(await ann.next())["text"] for _ in range(2)] == ["hello from the web", "waves"]
     assert await ann.next() == {"type": "private-sent", "to": "Bob", "text": "just you"}
 
     bob.send("hello from nc", "/me nods", "Ann: back to you", "/msg Ann and again")
@@ -816,6 +822,7 @@ async def test_history_lines_name_the_room_as_everything_else_does(server: ChatS
     await ann.send({"type": "join", "room": "DevOps"})
     assert (await ann.next())["room"] == "DevOps"
     await ann.send({"type": "say", "text": "standup at ten"})
+    assert (await ann.next())["room"] == "DevOps"  # the echo
     await ann.quiet()
     bob = await WebUser.join(web(server), "Bob")
     await bob.send({"type": "join", "room": "devops"})

@@ -19,8 +19,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State as SocketState
 
-from asyncchat.core.effects import Delivery, ToSession
-from asyncchat.core.events import Event, LeaveReason
+from asyncchat.core.effects import Delivery, Effect, ToSession
+from asyncchat.core.events import Event, LeaveReason, Said
 from asyncchat.core.hub.base import Ticket
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import State
@@ -146,12 +146,22 @@ class WebSession:
                 to = ToSession(session.id)
                 self._dispatch([Delivery(event, to) for event in asked])
             elif asked is not None:
-                self._dispatch(self._hub.handle(session, asked))
+                effects = self._hub.handle(session, asked)
+                self._dispatch(effects)
+                self._echo(effects)
             while session.busy and session.state is not State.GONE:
                 self._resumed.clear()  # its password is being checked: later messages wait
                 await self._resumed.wait()
             if session.state is State.GONE:
                 return
+
+    def _echo(self, effects: list[Effect]) -> None:
+        """Your own public lines and actions come back to you, as the room got them (as
+        IRC's echo-message): the page shows what was said, never what it hoped was."""
+        mine = ToSession(self.session.id)
+        for effect in effects:
+            if isinstance(effect, Delivery) and isinstance(effect.event, Said):
+                self._dispatch.deliver((effect.event,), mine)
 
     def _reason(self) -> LeaveReason:
         if self._cut_reason is not None:

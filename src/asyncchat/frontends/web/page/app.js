@@ -284,6 +284,7 @@
     "ask-name"() { askName(el.loginError.textContent); },
     "ask-password"(message) { askPassword(message.name, message.text); },
     hello(message) {
+      const back = state.me && state.room !== "lobby" ? state.room : null;  // a reconnect
       state.me = message.name;
       state.wanted = message.name;
       state.naming = false;
@@ -302,6 +303,7 @@
       drawPeople();
       send({ type: "who" });
       send({ type: "rooms" });
+      if (back) send({ type: "join", room: back });
       el.entry.focus();
     },
     room(message) {
@@ -335,9 +337,10 @@
       add(roomKey(message.room), line("divider", [text("Now")]), { counts: false });
     },
     message(message) {
-      const mention = message.from !== state.me && mentions(message.text);
-      const kind = "said" + (message.action ? " action" : "") + (mention ? " mention" : "");
-      add(roomKey(message.room), line(kind, [who(message.from), richText(message.text)], message.time), { mention });
+      const own = message.from === state.me;  // our own, echoed as the room got it
+      const mention = !own && mentions(message.text);
+      const kind = "said" + (message.action ? " action" : "") + (mention ? " mention" : "") + (own ? " own" : "");
+      add(roomKey(message.room), line(kind, [who(message.from), richText(message.text)], message.time), { mention, counts: !own });
     },
     private(message) {
       privateName.set(privateKey(message.from), message.from);
@@ -469,18 +472,13 @@
       return;
     } else if (action) {
       sent = send({ type: "action", text: action[1] });
-      if (sent) add(roomKey(state.room), line("said own action", [who(state.me), richText(action[1])]), { counts: false });
     } else if (command.startsWith("/") && !(command.startsWith("//") && !inRoom)) {
       sent = send({ type: "input", text: command });
     } else if (state.current && state.current.startsWith("@")) {
       const text = command.startsWith("//") ? command.slice(1) : typed;
       sent = send({ type: "private", to: privateName.get(state.current) || state.current.slice(1), text });
     } else {
-      sent = send({ type: "say", text: typed });
-      if (sent) {
-        const mine = line("said own", [who(state.me), richText(typed)]);
-        add(roomKey(state.room), mine, { counts: false });
-      }
+      sent = send({ type: "say", text: typed });  // shown when the server echoes it
     }
     if (!sent) return;
     if (!/^\/(identify|register|password|unregister)\b/i.test(command)) {
