@@ -122,8 +122,25 @@ class BenchClient(asyncio.Protocol):
         if self.tail.count(marker):
             count -= 1
         self.count += count
+        if self.sample is not None and count and self.dialect is WEB:
+            self._sample_web(data)
         if self.count >= self.expect > 0 and not self.done.done():
             self.done.set_result(time.perf_counter())
+
+    def _sample_web(self, data: bytes) -> None:
+        """Latency of each message whose send time is whole in `data`."""
+        assert self.sample is not None
+        now = time.perf_counter_ns()
+        at = data.find(b'"text":"t=')
+        while at >= 0:
+            start = at + 10
+            end = data.find(b" ", start)
+            if end < 0:
+                return
+            stamp = data[start:end]
+            if stamp.isdigit():
+                self.sample.append(now - int(stamp))
+            at = data.find(b'"text":"t=', end)
 
     def _sample(self, data: bytes, starts_a_line: bool) -> None:
         """Latency of each whole public line in `data` (pieces of lines are skipped)."""

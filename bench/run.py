@@ -140,6 +140,7 @@ SCENARIOS = {
     "irc-fanout-burst": dict(receivers=100, senders=10, lines=100),
     "irc-fanout-many": dict(receivers=200, senders=100, lines=1),
     "web-fanout-burst": dict(receivers=200, senders=10, lines=200),
+    "web-fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
 }
 QUICK = {
     "fanout-burst": dict(receivers=50, senders=5, lines=50),
@@ -148,6 +149,7 @@ QUICK = {
     "irc-fanout-burst": dict(receivers=50, senders=5, lines=50),
     "irc-fanout-many": dict(receivers=50, senders=25, lines=4),
     "web-fanout-burst": dict(receivers=50, senders=5, lines=50),
+    "web-fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
 }
 HEADLINE = {
     "fanout-burst": "deliveries_per_s",
@@ -156,6 +158,7 @@ HEADLINE = {
     "irc-fanout-burst": "deliveries_per_s",
     "irc-fanout-many": "deliveries_per_s",
     "web-fanout-burst": "deliveries_per_s",
+    "web-fanout-paced": "p99_ms",
 }
 
 
@@ -168,6 +171,7 @@ async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) 
             int(params["receivers"]),
             int(params["senders"]),
             int(params["lines"]),
+            params.get("rate", 0.0),
             receivers_at=(WEB_PORTS[pid], loadgen.WEB),
         )
     if IRC_PORTS.get(pid):
