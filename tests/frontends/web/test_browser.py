@@ -346,3 +346,26 @@ async def test_own_lines_are_shown_as_the_room_got_them(
     await expect(ann.locator("#messages li.error")).to_contain_text("mute")
     await expect(own).to_have_count(1)
     await op.close()
+
+
+async def test_a_registered_name_asks_for_its_password_or_another_name(
+    browser: Browser, server: ChatServer
+) -> None:
+    owner = await Client.join(server.port, "Carol")
+    owner.send("/register correct-horse")
+    assert await owner.line() == "*** 'Carol' is registered to you"
+    page = await open_page(browser, server)
+    await page.fill("#name", "Carol")
+    await page.press("#name", "Enter")
+    await expect(page.locator("#password")).to_be_visible()
+    await expect(page.locator("#login-title")).to_contain_text("is registered")
+    await page.fill("#password", "wrong-password")
+    await page.press("#password", "Enter")
+    await expect(page.locator("#login-error")).to_contain_text("wrong password")
+    await page.fill("#name", "Carol")
+    await page.press("#name", "Enter")
+    await expect(page.locator("#password")).to_be_visible()
+    await page.fill("#name", "Caroline")  # another name, not the password
+    await page.press("#name", "Enter")
+    await expect(page.locator("#status")).to_have_text("Connected as Caroline")
+    await owner.close()

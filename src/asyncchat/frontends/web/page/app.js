@@ -243,7 +243,6 @@
     el.login.hidden = false;
     el.loginTitle.textContent = "Choose a name";
     el.name.hidden = false;
-    el.name.disabled = false;
     el.password.hidden = true;
     el.passwordLabel.hidden = true;
     el.password.value = "";
@@ -258,7 +257,7 @@
     el.chat.hidden = true;
     el.loginTitle.textContent = prompt;
     el.name.value = name;
-    el.name.disabled = true;
+    state.askedName = name;  // change the name field to choose another name instead
     el.password.hidden = false;
     el.passwordLabel.hidden = false;
     el.loginButton.textContent = "Sign in";
@@ -291,7 +290,6 @@
       state.retries = 0;
       state.room = "lobby";
       el.login.hidden = true;
-      el.name.disabled = false;
       el.chat.hidden = false;
       el.peopleToggle.hidden = false;
       setStatus(`Connected as ${message.name}`);
@@ -442,12 +440,14 @@
   el.login.addEventListener("submit", (event) => {
     event.preventDefault();
     el.loginError.textContent = "";
-    if (state.askedPassword) {
+    if (state.askedPassword && el.name.value.trim() === state.askedName) {
       send({ type: "password", password: el.password.value });
       el.password.value = "";
       state.askedPassword = false;
       return;
     }
+    state.askedPassword = false;
+    el.password.value = "";
     const name = el.name.value.trim();
     if (!name) return;
     state.wanted = name;
