@@ -61,6 +61,8 @@ class TLSListener:
         self._host, self._port, self._backlog = host, port, backlog
         self.sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unstarted: dict[int, tuple[socket.socket, Ticket]] = {}
+        """Admitted connections whose handshake task has not run yet, by ticket id."""
         self.on_close: Callable[[], None] | None = None
         """Told when the listener closes (the web's stops taking handshakes over)."""
 
@@ -95,6 +97,11 @@ class TLSListener:
             task.cancel()
         for sock in self.sockets:
             sock.close()
+        # A task cancelled before it ran never runs its cleanup: do it here.
+        for accepted, ticket in self._unstarted.values():
+            accepted.close()
+            self._server.hub.release(ticket)
+        self._unstarted.clear()
 
     def _spawn(self, work: Coroutine[None, None, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -117,9 +124,11 @@ class TLSListener:
             if isinstance(ticket, Error):
                 sock.close()  # no TLS, so no words: the log says why
                 continue
+            self._unstarted[id(ticket)] = (sock, ticket)
             self._spawn(self._handshake(sock, ticket))
 
     async def _handshake(self, sock: socket.socket, ticket: Ticket) -> None:
+        del self._unstarted[id(ticket)]
         loop = asyncio.get_running_loop()
         made: list[Admitted] = []
 

@@ -11,11 +11,13 @@ import os
 import socket
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browsersupport import join, needs_chromium, say
 from playwright.async_api import Browser, expect
 from support import TIMEOUT, Client, StartServer
+from websockets.asyncio.server import Server
 from websockets.exceptions import ConnectionClosed
 from websupport import WebUser, fetch
 
@@ -23,6 +25,7 @@ from asyncchat.core.effects import PasswordWork
 from asyncchat.core.events import LeaveReason
 from asyncchat.edge.passwords import Done, PasswordWorker
 from asyncchat.edge.server import ChatServer
+from asyncchat.frontends.web import listener
 
 PASSWORD = "secret123"
 
@@ -323,3 +326,34 @@ async def test_a_command_typed_after_a_space_is_not_said_publicly(
     seen = await bob.until(lambda line: line == "<Ann> sync")
     assert not any(PASSWORD in line for line in seen), seen
     await bob.close()
+
+
+async def test_a_web_tls_port_in_use_leaves_no_socket_open(
+    start_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    pem = tmp_path / "server.pem"
+    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(pem)
+    made: list[Server] = []
+    serve = listener._serve
+
+    async def recorded(*args: Any, **kwargs: Any) -> Server:
+        server = await serve(*args, **kwargs)
+        made.append(server)
+        return server
+
+    monkeypatch.setattr(listener, "_serve", recorded)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(OSError, match="in use"):
+            await start_server(
+                host="127.0.0.1",
+                web_tls_port=busy.getsockname()[1],
+                tls_cert=str(pem),
+                tls_key=str(pem),
+                tls_port=0,
+            )
+    assert made, "open_web made no websockets server"
+    # Every websockets server open_web made is closed, its socket with it.
+    assert [server.server.sockets for server in made] == [()] * len(made)

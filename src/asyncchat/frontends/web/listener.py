@@ -255,7 +255,12 @@ async def open_web(
         return made
 
     listener = TLSListener(chat, admitted, tls, host, port, backlog)
-    await listener.start()
+    try:
+        await listener.start()
+    except OSError:
+        server.close(close_connections=False)
+        await server.wait_closed()
+        raise
     for sock in listener.sockets:  # accepted connections inherit it
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, config.max_recvq // 2)
     listener.on_close = lambda: setattr(front, "serving", False)
