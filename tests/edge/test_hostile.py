@@ -23,7 +23,7 @@ import pytest
 from support import Client, StartServer, daemon
 
 from asyncchat.edge.server import ChatServer
-from asyncchat.frontends.line.connection import KEEPALIVE_IDLE, USER_TIMEOUT_MS
+from asyncchat.edge.sockets import KEEPALIVE_IDLE, USER_TIMEOUT_MS
 
 KIB = 1024
 

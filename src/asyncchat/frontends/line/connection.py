@@ -27,6 +27,7 @@ from asyncchat.core.hub.base import Ticket
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import Session, State
 from asyncchat.edge.outbox import Peer, RoomBurst
+from asyncchat.edge.sockets import keep_alive, peer_state
 from asyncchat.frontends.line.framing import Frame, LineDecoder, Noise
 from asyncchat.frontends.line.parser import interpret
 from asyncchat.frontends.line.wire import encode
@@ -45,45 +46,6 @@ of one send that TCP split arrive within a round trip of each other
 (200 ms), so even a lost segment resent once rarely splits a message; a person
 needs longer than 300 ms to type the next message, and does not notice a delay
 this short before theirs is delivered."""
-KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 6
-"""A silent peer is probed after 60 s and dropped after 6 unanswered probes: ~2 min."""
-USER_TIMEOUT_MS = 120_000
-"""Keepalive probes wait while sent data is unacknowledged; this drops such a peer too."""
-
-_TCP_CLOSE, _TCP_CLOSE_WAIT = 7, 8
-
-
-def keep_alive(sock: socket.socket) -> None:
-    """TCP keepalive and a user timeout, so a peer that vanished without a word is found,
-    whether or not output to it is still unacknowledged."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for option, value in (
-        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
-        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
-        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
-        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
-    ):
-        if hasattr(socket, option):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-
-
-def peer_state(sock: socket.socket | None) -> LeaveReason | None:
-    """RESET or CLOSED if the peer has reset or closed its side, else None.
-
-    Read from TCP_INFO (Linux), which works while the transport is not reading;
-    elsewhere this knows nothing and the transport finds out when it reads.
-    """
-    if sock is None or not hasattr(socket, "TCP_INFO"):
-        return None
-    try:
-        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
-    except OSError:
-        return LeaveReason.RESET
-    if state == _TCP_CLOSE:
-        return LeaveReason.RESET
-    if state == _TCP_CLOSE_WAIT:
-        return LeaveReason.CLOSED
-    return None
 
 
 class LineConnection(asyncio.BufferedProtocol):

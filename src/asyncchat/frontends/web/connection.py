@@ -25,7 +25,7 @@ from asyncchat.core.hub.base import Ticket
 from asyncchat.core.ratelimit import TokenBucket
 from asyncchat.core.registry import State
 from asyncchat.edge.outbox import Peer
-from asyncchat.frontends.line.connection import peer_state
+from asyncchat.edge.sockets import peer_state
 from asyncchat.frontends.web.events import as_text
 from asyncchat.frontends.web.requests import interpret
 
