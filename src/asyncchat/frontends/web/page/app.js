@@ -21,7 +21,7 @@
   };
 
   const state = {
-    socket: null, me: null, wanted: null, naming: true, askedPassword: false, final: false,
+    socket: null, me: null, mention: null, wanted: null, naming: true, askedPassword: false, final: false,
     retries: 0, retryTimer: null, room: "lobby", roomCounts: new Map(), topics: new Map(),
     views: new Map(), current: null, here: new Map(), recalled: [], recallAt: 0,
   };
@@ -55,11 +55,12 @@
   }
 
   function escapeRegExp(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
-  function mentions(text) {
-    if (!state.me) return false;
-    const pattern = new RegExp("(^|[^\\p{L}\\p{N}_-])" + escapeRegExp(state.me) + "(?![\\p{L}\\p{N}_-])", "iu");
-    return pattern.test(text);
+  // Our name as a word of its own, compiled once per name (setMe).
+  function setMe(name) {
+    state.me = name;
+    state.mention = new RegExp("(^|[^\\p{L}\\p{N}_-])" + escapeRegExp(name) + "(?![\\p{L}\\p{N}_-])", "iu");
   }
+  function mentions(text) { return state.mention !== null && state.mention.test(text); }
 
   // Text with http(s) addresses made into links; everything else stays text.
   function richText(text) {
@@ -284,7 +285,7 @@
     "ask-password"(message) { askPassword(message.name, message.text); },
     hello(message) {
       const back = state.me && state.room !== "lobby" ? state.room : null;  // a reconnect
-      state.me = message.name;
+      setMe(message.name);
       state.wanted = message.name;
       state.naming = false;
       state.retries = 0;
@@ -365,7 +366,7 @@
         state.here.delete(message.old);
       }
       if (message.old === state.me) {
-        state.me = message.new;
+        setMe(message.new);
         state.wanted = message.new;
         setStatus(`Connected as ${message.new}`);
       }
