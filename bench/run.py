@@ -165,35 +165,25 @@ HEADLINE = {
 async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
     if scenario == "conns":
         return await loadgen.conns(port, pid, int(params["count"]), params["rate"])
-    if scenario.startswith("web-"):
+    mixed = bool(IRC_PORTS.get(pid))  # line clients run it, one IRC user watches
+    watcher = (
+        await loadgen.open_client(IRC_PORTS[pid], "ircwatcher", 0, None, loadgen.IRC)
+        if mixed
+        else None
+    )
+    try:
         return await loadgen.fanout(
             port,
             int(params["receivers"]),
             int(params["senders"]),
             int(params["lines"]),
             params.get("rate", 0.0),
-            receivers_at=(WEB_PORTS[pid], loadgen.WEB),
+            dialect=loadgen.IRC if scenario.startswith("irc-") and not mixed else loadgen.LINE,
+            receivers_at=(WEB_PORTS[pid], loadgen.WEB) if scenario.startswith("web-") else None,
         )
-    if IRC_PORTS.get(pid):
-        watcher = await loadgen.open_client(IRC_PORTS[pid], "ircwatcher", 0, None, loadgen.IRC)
-        try:
-            return await loadgen.fanout(
-                port,
-                int(params["receivers"]),
-                int(params["senders"]),
-                int(params["lines"]),
-                params.get("rate", 0.0),
-            )
-        finally:
+    finally:
+        if watcher is not None:
             watcher.close()
-    return await loadgen.fanout(
-        port,
-        int(params["receivers"]),
-        int(params["senders"]),
-        int(params["lines"]),
-        params.get("rate", 0.0),
-        dialect=loadgen.IRC if scenario.startswith("irc-") else loadgen.LINE,
-    )
 
 
 def main() -> int:
