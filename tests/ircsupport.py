@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from support import TIMEOUT
+from support import TIMEOUT, read_until
 
 from asyncchat.frontends.irc.message import Message, parse
 
@@ -60,14 +60,7 @@ class IRC:
         self, wanted: Callable[[Message], bool], timeout: float = TIMEOUT
     ) -> list[Message]:
         """Every message up to and including the first one that is wanted."""
-        seen: list[Message] = []
-
-        async def read() -> None:
-            while not seen or not wanted(seen[-1]):
-                seen.append(await self.message(timeout))
-
-        await asyncio.wait_for(read(), timeout)
-        return seen
+        return await read_until(self.message, wanted, timeout)
 
     async def sync(self, token: str = "sync") -> list[Message]:
         """Everything before the answer to our PING: nothing else is in flight."""
@@ -82,3 +75,14 @@ class IRC:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+def summary(messages: list[Message]) -> list[tuple[str, ...]]:
+    """Commands and parameters: what an assertion compares, readable in a diff."""
+    return [(m.command, *m.params) for m in messages]
+
+
+async def ask(client: IRC, *lines: str) -> list[Message]:
+    """Send `lines`; everything the server answered before the PONG of our PING."""
+    client.send(*lines)
+    return await client.sync()

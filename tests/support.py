@@ -11,11 +11,61 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import trustme
 
 from asyncchat.edge.server import ChatServer
 
 TIMEOUT = 5.0
 StartServer = Callable[..., Awaitable[ChatServer]]
+
+
+T = TypeVar("T")
+
+
+def issue(ca: trustme.CA, where: Path) -> str:
+    """A certificate for 127.0.0.1 and its key, in one PEM file (usable as both flags)."""
+    path = where / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(path)
+    return str(path)
+
+
+async def read_until(
+    read: Callable[[float], Awaitable[T]], wanted: Callable[[T], bool], timeout: float
+) -> list[T]:
+    """Everything `read` gives up to and including the first that is wanted, within
+    `timeout` in all (each test client's `until`)."""
+    seen: list[T] = []
+
+    async def collect() -> None:
+        while not seen or not wanted(seen[-1]):
+            seen.append(await read(timeout))
+
+    await asyncio.wait_for(collect(), timeout)
+    return seen
+
+
+async def flood_until_cut(
+    sender: Client, name: str, *, per_round: int, rounds: int, seconds: float
+) -> int:
+    """Long lines from `sender` into its room until it is told `name` left (too slow),
+    each round confirmed by a pong (nothing else may arrive); the lines it took.
+    Bounded by `rounds` of `per_round` 1 kB lines and by `seconds`."""
+    left = f"*** {name} left (too slow)"
+    payload = "x" * 1000
+    sent = 0
+    async with asyncio.timeout(seconds):
+        for _ in range(rounds):
+            sender.send(*(f"{sent + i} {payload}" for i in range(per_round)))
+            sent += per_round
+            pong = f"*** pong {sent}"
+            sender.send(f"/ping {sent}")
+            seen = await sender.until(pong.__eq__)
+            assert set(seen) <= {pong, left}, seen
+            if left in seen:
+                return sent
+    raise AssertionError(f"{name} not cut off after {sent} lines")
 
 
 class Client:
@@ -72,14 +122,7 @@ class Client:
 
     async def until(self, wanted: Callable[[str], bool], timeout: float = TIMEOUT) -> list[str]:
         """Every line up to and including the first one that is wanted."""
-        seen: list[str] = []
-
-        async def read() -> None:
-            while not seen or not wanted(seen[-1]):
-                seen.append(await self.line(timeout))
-
-        await asyncio.wait_for(read(), timeout)
-        return seen
+        return await read_until(self.line, wanted, timeout)
 
     async def quiet(self, token: str = "sync") -> None:
         """Prove nothing else is queued for us: the next line is our own pong."""

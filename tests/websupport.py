@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from support import TIMEOUT
+from support import TIMEOUT, read_until
 from websockets.asyncio.client import ClientConnection, connect
 
 Message = dict[str, Any]
@@ -61,14 +61,7 @@ class WebUser:
         self, wanted: Callable[[Message], bool], timeout: float = TIMEOUT
     ) -> list[Message]:
         """Every message up to and including the first one that is wanted."""
-        seen: list[Message] = []
-
-        async def read() -> None:
-            while not seen or not wanted(seen[-1]):
-                seen.append(await self.next(timeout))
-
-        await asyncio.wait_for(read(), timeout)
-        return seen
+        return await read_until(self.next, wanted, timeout)
 
     async def of_type(self, kind: str, timeout: float = TIMEOUT) -> Message:
         """The next message of this type (earlier ones of other types are skipped)."""

@@ -574,26 +574,18 @@ async def test_a_name_banned_while_its_password_is_asked_stays_out(
     assert await again.closed() == b""
 
 
-async def test_an_expired_ban_frees_its_place_under_max_bans(start_server: StartServer) -> None:
+@pytest.mark.parametrize(("command", "done"), [("ban", "banned"), ("mute", "muted")])
+async def test_an_expired_ban_or_mute_frees_its_place_under_max_bans(
+    start_server: StartServer, command: str, done: str
+) -> None:
     server, op = await operator(start_server, max_bans=1)
     clock = Clock()
     server.hub._clock = clock
-    op.send("/ban Eve 1")
-    assert await op.line() == "*** banned Eve for 1 minute"
+    op.send(f"/{command} Eve 1")
+    assert await op.line() == f"*** {done} Eve for 1 minute"
     clock.advance(2 * 60)
-    op.send("/ban Zed")
-    assert await op.line() == "*** banned Zed"
-
-
-async def test_an_expired_mute_frees_its_place_under_max_bans(start_server: StartServer) -> None:
-    server, op = await operator(start_server, max_bans=1)
-    clock = Clock()
-    server.hub._clock = clock
-    op.send("/mute Eve 1")
-    assert await op.line() == "*** muted Eve for 1 minute"
-    clock.advance(2 * 60)
-    op.send("/mute Zed")
-    assert await op.line() == "*** muted Zed"
+    op.send(f"/{command} Zed")
+    assert await op.line() == f"*** {done} Zed"
 
 
 async def test_a_network_ban_can_be_changed_at_max_bans(start_server: StartServer) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from ircsupport import IRC
-from support import TIMEOUT, Client, StartServer
+from ircsupport import IRC, ask, summary
+from support import TIMEOUT, Client, StartServer, issue
 
 from asyncchat.edge.server import ChatServer
 from asyncchat.frontends.irc.message import Message
@@ -30,17 +30,6 @@ async def server(start_server: StartServer) -> ChatServer:
 
 def irc_port(server: ChatServer) -> int:
     return server.port_of("irc")
-
-
-def summary(messages: list[Message]) -> list[tuple[str, ...]]:
-    """Commands and parameters: what an assertion compares, readable in a diff."""
-    return [(m.command, *m.params) for m in messages]
-
-
-async def ask(client: IRC, *lines: str) -> list[Message]:
-    """Send `lines`; everything the server answered before the PONG of our PING."""
-    client.send(*lines)
-    return await client.sync()
 
 
 def stamped_now(message: Message) -> bool:
@@ -744,10 +733,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def pem(ca: trustme.CA, tmp_path: Path) -> str:
-    """A certificate for 127.0.0.1 and its key in one PEM file (usable as both settings)."""
-    path = tmp_path / "server.pem"
-    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(path)
-    return str(path)
+    return issue(ca, tmp_path)
 
 
 async def test_irc_over_tls_registers(start_server: StartServer, ca: trustme.CA, pem: str) -> None:

@@ -9,12 +9,11 @@ import base64
 from typing import Any
 
 import pytest
-from ircsupport import IRC
+from ircsupport import IRC, ask, summary
 from support import Client, StartServer
 
 from asyncchat.edge.server import ChatServer
 from asyncchat.frontends.irc.connection import IRCConnection
-from asyncchat.frontends.irc.message import Message
 
 
 @pytest.fixture
@@ -24,15 +23,6 @@ async def server(start_server: StartServer) -> ChatServer:
 
 def port(server: ChatServer) -> int:
     return server.port_of("irc")
-
-
-def summary(messages: list[Message]) -> list[tuple[str, ...]]:
-    return [(m.command, *m.params) for m in messages]
-
-
-async def ask(client: IRC, *lines: str) -> list[Message]:
-    client.send(*lines)
-    return await client.sync()
 
 
 def conn_of(server: ChatServer, nick: str) -> Any:

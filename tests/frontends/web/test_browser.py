@@ -15,10 +15,11 @@ import struct
 from pathlib import Path
 
 import pytest
+import trustme
 from browsersupport import join, messages, needs_chromium, open_page, problems, say, url
 from ircsupport import IRC
 from playwright.async_api import Browser, expect
-from support import Client, StartServer
+from support import Client, StartServer, issue
 
 from asyncchat.edge.server import ChatServer
 
@@ -308,15 +309,8 @@ async def test_a_screenshot_of_a_conversation(
 async def test_the_page_is_served_on_tls_too(
     browser: Browser, start_server: StartServer, tmp_path: Path
 ) -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    key_file, cert_file = tmp_path / "key.pem", tmp_path / "cert.pem"
-    cert.private_key_pem.write_to_path(key_file)
-    cert.cert_chain_pems[0].write_to_path(cert_file)
-    server = await start_server(
-        web_tls_port=0, tls_cert=str(cert_file), tls_key=str(key_file), tls_port=0
-    )
+    pem = issue(trustme.CA(), tmp_path)
+    server = await start_server(web_tls_port=0, tls_cert=pem, tls_key=pem, tls_port=0)
     context = await browser.new_context(ignore_https_errors=True)
     page = await context.new_page()
     await page.goto(f"https://127.0.0.1:{server.port_of('web', tls=True)}/")

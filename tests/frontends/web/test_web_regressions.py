@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from browsersupport import join, needs_chromium, say
 from playwright.async_api import Browser, expect
-from support import TIMEOUT, Client, StartServer
+from support import TIMEOUT, Client, StartServer, issue
 from websockets.asyncio.server import Server
 from websockets.exceptions import ConnectionClosed
 from websupport import WebUser, fetch
@@ -220,13 +221,11 @@ async def test_a_flood_that_closes_is_done_speaking_after_burst_more(
 async def test_an_address_over_its_limits_gets_no_tls_handshake_on_the_web_port(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    trustme = pytest.importorskip("trustme")
-    pem = tmp_path / "server.pem"
-    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(pem)
+    pem = issue(trustme.CA(), tmp_path)
     server = await start_server(
         web_tls_port=0,
-        tls_cert=str(pem),
-        tls_key=str(pem),
+        tls_cert=pem,
+        tls_key=pem,
         tls_port=0,
         exempt="",
         max_unnamed_per_ip=2,
@@ -331,9 +330,7 @@ async def test_a_command_typed_after_a_space_is_not_said_publicly(
 async def test_a_web_tls_port_in_use_leaves_no_socket_open(
     start_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trustme = pytest.importorskip("trustme")
-    pem = tmp_path / "server.pem"
-    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(pem)
+    pem = issue(trustme.CA(), tmp_path)
     made: list[Server] = []
     serve = listener._serve
 
@@ -350,8 +347,8 @@ async def test_a_web_tls_port_in_use_leaves_no_socket_open(
             await start_server(
                 host="127.0.0.1",
                 web_tls_port=busy.getsockname()[1],
-                tls_cert=str(pem),
-                tls_key=str(pem),
+                tls_cert=pem,
+                tls_key=pem,
                 tls_port=0,
             )
     assert made, "open_web made no websockets server"

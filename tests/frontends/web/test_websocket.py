@@ -9,7 +9,7 @@ import contextlib
 import time
 
 import pytest
-from support import TIMEOUT, Client, StartServer
+from support import TIMEOUT, Client, StartServer, flood_until_cut
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websupport import Reply, WebUser, fetch
 
@@ -749,20 +749,7 @@ async def test_a_web_user_who_stops_reading_is_cut_off(start_server: StartServer
     assert await nc.line() == "*** Slow joined (2 online)"
     slow.socket.transport.pause_reading()
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    payload = "x" * 1000
-    sent = 0
-    left = False
-    while not left and sent < 20_000 and loop.time() < deadline:
-        nc.send(*(f"{sent + i} {payload}" for i in range(100)))
-        sent += 100
-        pong = f"*** pong {sent}"
-        nc.send(f"/ping {sent}")
-        seen = await nc.until(pong.__eq__)
-        assert set(seen) <= {pong, "*** Slow left (too slow)"}, seen
-        left = "*** Slow left (too slow)" in seen
-    assert left, f"not cut off after {sent} lines"
+    await flood_until_cut(nc, "Slow", per_round=100, rounds=200, seconds=10)
     assert server.hub.find("slow") is None
     again = await WebUser.join(web(server), "Slow")  # the name is free
     await again.of_type("history-end")
