@@ -18,6 +18,7 @@ from asyncchat.core.effects import (
     Delivery,
     Effect,
     PasswordWork,
+    ToEveryone,
     ToRoom,
     ToRooms,
     ToSession,
@@ -68,6 +69,8 @@ class Room:
             elif isinstance(to, ToRooms):
                 once = {s.id: s for room in to.rooms for s in self.hub.members(room)}
                 targets = list(once.values())
+            elif isinstance(to, ToEveryone):
+                targets = list(self.hub.named())
             else:
                 targets = [by_id[id] for id in to.ids]
             said += [(s.peer, line) for s in targets for line in render(effect.event)]

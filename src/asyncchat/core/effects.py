@@ -43,7 +43,12 @@ class ToRooms:
     rooms: tuple[str, ...]
 
 
-Target = ToSession | ToSessions | ToRoom | ToRooms
+@dataclass(frozen=True, slots=True)
+class ToEveryone:
+    """Every named session (a /wall): on every node of a cluster."""
+
+
+Target = ToSession | ToSessions | ToRoom | ToRooms | ToEveryone
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +67,15 @@ class Close:
 @dataclass(frozen=True, slots=True)
 class ClaimName:
     """A request: is this name free? The edge asks the directory and answers
-    with `Hub.claimed(claim, holder)`. `rename`: for /nick, not for a first name."""
+    with `Hub.claimed(claim, holder)`. `rename`: for /nick, not for a first name;
+    `force`: the account's password was given, so the name is taken from whoever
+    holds it (a ghost being closed, perhaps on another node)."""
 
     session: int
     display: str
     key: str
     rename: bool = False
+    force: bool = False
 
 
 class Purpose(Enum):

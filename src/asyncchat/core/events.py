@@ -22,6 +22,7 @@ class LeaveReason(Enum):
     BANNED = "banned"
     GHOSTED = "signed in elsewhere"
     PING_TIMEOUT = "ping timeout"
+    NODE_LOST = "node lost"
 
 
 class ErrorCode(Enum):
@@ -52,6 +53,7 @@ class ErrorCode(Enum):
     MUTED = "muted"
     NOT_OPERATOR = "not-operator"
     TOO_MANY_BANS = "too-many-bans"
+    DEGRADED = "degraded"
     UNSPECIFIED = "unspecified"
 
 

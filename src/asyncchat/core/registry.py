@@ -200,6 +200,19 @@ class Registry(Generic[P]):
         found = self._rooms.get(room)
         return found.view if found is not None else ()
 
+    def head_count(self, room: str) -> int:
+        found = self._rooms.get(room)
+        return len(found.members) if found is not None else 0
+
+    def away(self, room: str) -> frozenset[str]:
+        return frozenset(s.name for s in self.members(room) if s.away is not None)
+
+    def set_away(self, session: Session[P], message: str | None) -> None:
+        session.away = message
+
+    def remote(self, id: int) -> Session[P] | None:
+        return None
+
     def names(self, room: str) -> tuple[str, ...]:
         """The room's names, sorted without regard to case."""
         found = self._rooms.get(room)

@@ -22,6 +22,7 @@ from asyncchat.core.effects import (
     Effect,
     PasswordWork,
     Target,
+    ToEveryone,
     ToRoom,
     ToRooms,
     ToSession,
@@ -225,12 +226,16 @@ class Dispatcher:
                 if peer is not None:
                     peer.finish()
             elif isinstance(effect, ClaimName):
-                name = Name(effect.display, effect.key)
-                self(self._hub.claimed(effect, self._directory.claim(name)))
+                self.claim(effect)
             elif isinstance(effect, PasswordWork):
                 self._worker.run(effect, self._password_done)
             else:
                 self.deliver((effect.event,), effect.to)
+
+    def claim(self, effect: ClaimName) -> None:
+        """Ask the directory whether a name is free, and go on with the answer."""
+        name = Name(effect.display, effect.key)
+        self(self._hub.claimed(effect, self._directory.claim(name)))
 
     def _password_done(self, work: PasswordWork, result: bool | str) -> None:
         self(self._hub.password_done(work, result))
@@ -331,6 +336,9 @@ class Dispatcher:
                     peer = self._peers.get(id)
                     if peer is not None:
                         yield peer
+            case ToEveryone():
+                for session in self._hub.named():
+                    yield session.peer
             case _:
                 assert_never(to)
 

@@ -335,6 +335,7 @@ LEAVE_CODES = {
     LeaveReason.BANNED: "banned",
     LeaveReason.GHOSTED: "ghosted",
     LeaveReason.PING_TIMEOUT: "ping-timeout",
+    LeaveReason.NODE_LOST: "node-lost",
 }
 
 

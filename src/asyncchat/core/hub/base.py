@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Generic
 
@@ -96,15 +96,23 @@ class HubBase(Generic[P]):
         kept: AccountStore | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        first_id: int = 0,
+        shared_history: bool = False,
     ) -> None:
         """`directory` knows names and rooms (default: in this process); `store`
         keeps public lines and `kept` accounts, bans and mutes (default: none,
-        they live in memory only)."""
+        they live in memory only). In a cluster, `first_id` keeps this node's
+        session and message ids apart from the others', and `shared_history`
+        leaves the history cache to be fed in the cluster's order (`history.add`)."""
         self._config = config
         self.directory: Directory[P] = directory if directory is not None else Registry()
         self._sessions: dict[int, Session[P]] = {}
-        self._last_id = 0
-        self._last_message = 0
+        self._last_id = first_id
+        self._last_message = first_id
+        self._shared_history = shared_history
+        self.degraded = False
+        """True while the cluster cannot be reached: every command but
+        LOCAL_COMMANDS is refused (routing.py)."""
         self._pending = 0
         self._admission = Admission(config.address_limits, monotonic)
         self._ignores: IgnoreTable[P] = IgnoreTable()
@@ -113,7 +121,7 @@ class HubBase(Generic[P]):
         self.history = RecentHistory(
             config.history,
             config.history_memory * MIB,
-            store.recent if store is not None else None,
+            store.recent if store is not None and not shared_history else None,
         )
         self.warnings = WarningThrottle(log, monotonic)
         self._monotonic = monotonic
@@ -144,8 +152,16 @@ class HubBase(Generic[P]):
         return self.directory.members(room)
 
     def session(self, id: int) -> Session[P] | None:
-        """The session with this id while it is connected."""
+        """The session with this id while it is connected (here)."""
         return self._sessions.get(id)
+
+    def named(self) -> Iterator[Session[P]]:
+        """The sessions connected here that have a name."""
+        return (s for s in self._sessions.values() if s.state is State.CHATTING)
+
+    def _anyone(self, id: int) -> Session[P] | None:
+        """The session with this id, here or (in a cluster) on another node."""
+        return self._sessions.get(id) or self.directory.remote(id)
 
     def find(self, name: str) -> Session[P] | None:
         """The session online under this name (compared without case), if any."""
@@ -251,8 +267,7 @@ class HubBase(Generic[P]):
         if named:
             self.directory.remove(session)
             self._ignores.forget(session)
-        if session.state is not State.GONE:
-            del self._sessions[session.id]
+        if self._sessions.pop(session.id, None) is not None:  # not another node's
             self._admission.release(session.address, was_named=named)
         session.state = State.GONE
 

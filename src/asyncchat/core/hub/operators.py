@@ -11,7 +11,7 @@ from asyncchat.core.effects import (
     Close,
     Delivery,
     Effect,
-    ToSessions,
+    ToEveryone,
 )
 from asyncchat.core.events import (
     ErrorCode,
@@ -32,7 +32,7 @@ from asyncchat.core.names import (
     looks_like_name,
     name_key,
 )
-from asyncchat.core.registry import P, Session, State
+from asyncchat.core.registry import P, Session
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class Operators(HubBase[P]):
                 return [self._to(session, Notice(f"{mute.name} is no longer muted"))]
             case cmd.Wall(text):
                 log.warning("operator %s to everyone: %s", self._as_operator(session), text)
-                everyone = tuple(s.id for s in self._sessions.values() if s.state is State.CHATTING)
-                return [Delivery(Wall(self._as_operator(session), text), ToSessions(everyone))]
+                return [Delivery(Wall(self._as_operator(session), text), ToEveryone())]
         raise AssertionError(command)
 
     def _remove(
@@ -132,7 +131,8 @@ class Operators(HubBase[P]):
                 unicodedata.normalize("NFKC", wanted.strip()),
             )
             online = self.directory.get(target)
-            covered = [online] if online is not None else []
+            # One on another node is removed there, when the ban reaches it.
+            covered = [online] if online is not None and online.id in self._sessions else []
             shown = online.name if online is not None else shown
             if online is session:
                 return [self._error(session, ErrorCode.BAD_COMMAND, "you cannot ban yourself")]

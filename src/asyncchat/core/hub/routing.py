@@ -21,6 +21,7 @@ from asyncchat.core.effects import (
     ToSessions,
 )
 from asyncchat.core.events import (
+    AskName,
     AskPassword,
     AwayChanged,
     AwayState,
@@ -52,6 +53,7 @@ from asyncchat.core.events import (
 )
 from asyncchat.core.hub.base import ban_text, looks_alike, not_valid, quoted
 from asyncchat.core.hub.operators import Operators
+from asyncchat.core.hub.replica import Replica, correspond
 from asyncchat.core.hub.signin import SignIn
 from asyncchat.core.ignores import MAX_IGNORED
 from asyncchat.core.lookalike import mixes_scripts
@@ -66,26 +68,21 @@ from asyncchat.core.names import (
     parse_name,
     parse_room,
 )
-from asyncchat.core.registry import MAX_CORRESPONDENTS, P, Session, State
+from asyncchat.core.registry import P, Session, State
 
 log = logging.getLogger(__name__)
 
 
 LOBBY = Name("lobby", "lobby")
+LOCAL_COMMANDS = (cmd.Ping, cmd.Help, cmd.Quit, cmd.Unknown, cmd.Malformed)
+"""What a node answers alone while the chat it is part of is degraded."""
+NOT_SENT = "the chat is degraded; your message was not sent"
+NO_NAME = "the chat is degraded; no name can be given now, try again in a moment"
 MAX_TOPIC = 300
 """Characters in a room's topic."""
 
 
-def _correspond(session: Session[P], other: int) -> None:
-    """Remember a private partner, the most recent MAX_CORRESPONDENTS only."""
-    partners = session.correspondents
-    partners.pop(other, None)
-    partners[other] = None
-    if len(partners) > MAX_CORRESPONDENTS:
-        del partners[next(iter(partners))]
-
-
-class Hub(SignIn[P], Operators[P]):
+class Hub(SignIn[P], Operators[P], Replica[P]):
     """Everything the server decides, for all connections at once."""
 
     def handle(self, session: Session[P], command: cmd.Command) -> list[Effect]:
@@ -94,6 +91,13 @@ class Hub(SignIn[P], Operators[P]):
             return []
         if session.busy:  # the edge holds input meanwhile; this is a caller's mistake
             return [self._error(session, ErrorCode.BUSY, "wait for your password to be checked")]
+        if self.degraded and not isinstance(command, LOCAL_COMMANDS):
+            if session.state is State.NAMING:
+                return [
+                    self._error(session, ErrorCode.DEGRADED, NO_NAME),
+                    self._to(session, AskName()),
+                ]
+            return [self._error(session, ErrorCode.DEGRADED, NOT_SENT)]
         if session.state is State.NAMING:
             if isinstance(command, cmd.Register):
                 if session.asking and not command.fresh:
@@ -122,7 +126,10 @@ class Hub(SignIn[P], Operators[P]):
             return [self._error(session, ErrorCode.BANNED, ban_text(ban)), Close(session.id)]
         account = self.accounts.get(name.key)
         if account is not None and session.account == account.key:  # signed in before naming
-            return [*self._take_over(account.key), ClaimName(session.id, account.name, account.key)]
+            return [
+                *self._take_over(account.key),
+                ClaimName(session.id, account.name, account.key, force=True),
+            ]
         if account is not None:
             session.asking, session.asked = True, account.key
             return [self._to(session, AskPassword(account.name))]
@@ -163,7 +170,6 @@ class Hub(SignIn[P], Operators[P]):
         self.directory.add(session, name, LOBBY)
         session.state = State.CHATTING
         self._admission.named(session.address)
-        members = self.directory.members(LOBBY.key)
         log.info("%s joined (%d online)", name.display, len(self.directory))
         return [
             self._to(
@@ -175,7 +181,11 @@ class Hub(SignIn[P], Operators[P]):
                 ),
             ),
             Delivery(
-                Joined(name.display, len(members), room=self.directory.room_name(LOBBY.key)),
+                Joined(
+                    name.display,
+                    self.directory.head_count(LOBBY.key),
+                    room=self.directory.room_name(LOBBY.key),
+                ),
                 ToRoom(LOBBY.key, session.id),
             ),
             *self._history(session, LOBBY.key),
@@ -226,7 +236,8 @@ class Hub(SignIn[P], Operators[P]):
             return [self._error(session, ErrorCode.MUTED, "you are muted")]
         self._last_message += 1
         record = Record(room, self._clock(), session.name, text, action, self._last_message)
-        self.history.add(record)
+        if not self._shared_history:  # shared: the cache learns it when the cluster orders it
+            self.history.add(record)
         if self._keep is not None:
             self._keep(record)
         ignorers = self._ignores.ignorers(session.key)
@@ -270,12 +281,11 @@ class Hub(SignIn[P], Operators[P]):
                 *effects,
                 self._to(session, RoomEntered(entered, self.directory.names(room.key), topic)),
             ]
-        here = self.directory.members(room.key)
         return [
             *effects,
             self._to(session, RoomEntered(entered, self.directory.names(room.key), topic)),
             Delivery(
-                Joined(session.name, len(here), moved=True, room=entered),
+                Joined(session.name, self.directory.head_count(room.key), moved=True, room=entered),
                 ToRoom(room.key, session.id),
             ),
             *self._history(session, room.key),
@@ -307,8 +317,7 @@ class Hub(SignIn[P], Operators[P]):
                 if isinstance(here, Delivery):
                     return [here]
                 names = self.directory.names(here)
-                away = frozenset(s.name for s in self.directory.members(here) if s.away is not None)
-                return [self._to(session, Online(names, away))]
+                return [self._to(session, Online(names, self.directory.away(here)))]
             case cmd.Join(room, keep_others):
                 return self._join(session, room, keep_others)
             case cmd.Part(room, reason):
@@ -322,7 +331,7 @@ class Hub(SignIn[P], Operators[P]):
             case cmd.Help(topic):
                 return [self._to(session, HelpText(topic, self.is_operator(session)))]
             case cmd.Away(message):
-                session.away = message
+                self.directory.set_away(session, message)
                 changed = Delivery(
                     AwayChanged(session.name, message), ToRooms(tuple(session.rooms))
                 )
@@ -410,7 +419,7 @@ class Hub(SignIn[P], Operators[P]):
         slot is always kept for the lobby, so registering never fails for it.
         """
         directory = self.directory
-        freed = [room for room in leaving if len(directory.members(room)) == 1]
+        freed = [room for room in leaving if directory.head_count(room) == 1]
         after = directory.room_count() + 1 - len(freed)
         lobby_missing = not directory.has_room(LOBBY.key) or LOBBY.key in freed
         return after + lobby_missing > self._config.max_rooms
@@ -453,7 +462,7 @@ class Hub(SignIn[P], Operators[P]):
             problem = "no one has sent you a private message yet; nothing was sent"
             return [self._error(session, ErrorCode.NO_REPLY_TARGET, problem)]
         wanted, name = session.reply_to
-        recipient = self._sessions.get(wanted)
+        recipient = self._anyone(wanted)
         if recipient is None or recipient.state is not State.CHATTING:
             problem = f"{name} has left; nothing was sent"
             return [self._error(session, ErrorCode.NO_SUCH_USER, problem)]
@@ -472,8 +481,8 @@ class Hub(SignIn[P], Operators[P]):
         if self._ignores.ignores(recipient, session.key):
             return sent
         recipient.reply_to = (session.id, session.name)
-        _correspond(session, recipient.id)
-        _correspond(recipient, session.id)
+        correspond(session, recipient.id)
+        correspond(recipient, session.id)
         private = Private(session.name, text, self._clock(), self._message_id())
         return [self._to(recipient, private), *sent]
 
@@ -516,7 +525,7 @@ class Hub(SignIn[P], Operators[P]):
         elsewhere = tuple(
             id
             for id in session.correspondents
-            if (other := self._sessions.get(id)) is not None
+            if (other := self._anyone(id)) is not None
             and other.state is State.CHATTING
             and other.rooms.keys().isdisjoint(session.rooms)
         )

@@ -194,7 +194,7 @@ class SignIn(HubBase[P]):
                 log.info("%s signed in", account.name)
                 return [
                     *self._take_over(account.key),
-                    ClaimName(session.id, account.name, account.key),
+                    ClaimName(session.id, account.name, account.key, force=True),
                 ]
             case Purpose.IDENTIFY:
                 if self._name_ban(account.key) is not None:
@@ -207,7 +207,7 @@ class SignIn(HubBase[P]):
                     return [identified]
                 return [
                     *self._take_over(account.key),
-                    ClaimName(session.id, account.name, account.key, rename=True),
+                    ClaimName(session.id, account.name, account.key, rename=True, force=True),
                     identified,
                 ]
             case Purpose.CHANGE:
