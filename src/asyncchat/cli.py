@@ -253,7 +253,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 
 def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from asyncchat.edge.server import TLSError, serve
+    from asyncchat.edge.server import ClusterError, TLSError, serve
 
     try:
         config = server_config(args)
@@ -266,7 +266,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     )
     try:
         loop.run(serve(config))
-    except (StoreError, TLSError) as problem:
+    except (StoreError, TLSError, ClusterError) as problem:
         logging.getLogger("asyncchat").error("%s", problem)
         return 1
     except OSError as problem:

@@ -117,6 +117,13 @@ class ServerConfig:
         metavar="ORIGIN",
     )
 
+    redis: str = setting(
+        "",
+        "redis://HOST:PORT/DB of a Redis shared with other asyncchat daemons: this one becomes "
+        "a node of their cluster (history goes to Redis, not --db); '' runs alone",
+        metavar="URL",
+    )
+
     def __post_init__(self) -> None:
         problems = []
         for flag, number in (("--rate", self.rate), ("--register-timeout", self.register_timeout)):
@@ -193,6 +200,8 @@ class ServerConfig:
             problems.append("--history-max-rows must be at least --history-keep")
         if self.history_memory < 0:
             problems.append("--history-memory must be 0 (read every join from --db) or more MiB")
+        if self.redis and not self.redis.startswith(("redis://", "rediss://", "unix://")):
+            problems.append("--redis must be a redis://, rediss:// or unix:// URL")
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -33,12 +33,17 @@ from asyncchat.frontends.line.connection import LineConnection
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server as WebServer
 
+    from asyncchat.cluster.node import Node
     from asyncchat.frontends.web.connection import WebSession
     from asyncchat.frontends.web.site import Asset
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 4.0
+
+
+class ClusterError(Exception):
+    """--redis cannot be used; the message says why."""
 
 
 class TLSError(Exception):
@@ -70,6 +75,7 @@ class ChatServer:
         self.config = config
         self._shutdown_grace = shutdown_grace
         self.store: MessageStore | None = None
+        self.node: Node | None = None
         # One read buffer for every connection: each read is copied out before the next.
         self.scratch = memoryview(bytearray(config.max_recvq))
         self.connections: set[LineConnection] = set()
@@ -141,12 +147,15 @@ class ChatServer:
         opened is closed again."""
         loop = asyncio.get_running_loop()
         config = self.config
-        if config.db != ":memory:":
-            self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
-        directory: Registry[Peer] = Registry()
-        self.hub = Hub(config, directory=directory, store=self.store, kept=self.store)
         self._passwords = PasswordWorker()
-        self.dispatch = Dispatcher(self.hub, directory, self._passwords)
+        if config.redis:
+            await self._join_cluster()
+        else:
+            if config.db != ":memory:":
+                self.store = MessageStore(config.db, config.history_keep, config.history_max_rows)
+            directory: Registry[Peer] = Registry()
+            self.hub = Hub(config, directory=directory, store=self.store, kept=self.store)
+            self.dispatch = Dispatcher(self.hub, directory, self._passwords)
         self._outbox = Outbox(loop)
         try:
             if config.tls_cert:
@@ -193,8 +202,13 @@ class ChatServer:
             self._passwords.close()
             if self.store is not None:
                 self.store.close()
+            if self.node is not None:
+                await self.node.close()
             raise
-        if self.store is not None:
+        if self.node is not None:
+            self.node.start()
+            log.info("history in Redis (%s)", self.config.redis)
+        elif self.store is not None:
             self.store.start()
             log.info("history in %s", self.store.path)
         else:
@@ -212,6 +226,19 @@ class ChatServer:
             ]
             shown = f" ({', '.join(kinds)})" if kinds else ""
             log.info("listening on %s:%d%s", listener.host, port, shown)
+
+    async def _join_cluster(self) -> None:
+        """Become a node of the cluster at --redis (imported only when asked for)."""
+        from asyncchat.cluster.link import Unreachable
+        from asyncchat.cluster.node import open_node
+
+        try:
+            self.node = await open_node(self.config, self._passwords)
+        except (Unreachable, RuntimeError) as problem:
+            self._passwords.close()
+            raise ClusterError(str(problem)) from None
+        self.hub = self.node.hub
+        self.dispatch = self.node.dispatch
 
     async def _open_web(self, listener: Listener) -> int:
         """The page and its WebSocket (websockets is imported only when asked for)."""
@@ -259,6 +286,8 @@ class ChatServer:
             web.close(close_connections=False)
         if self._warnings is not None:
             self._warnings.cancel()
+        if self.node is not None:
+            self.node.dispatch.goodbye()
         self.dispatch(self.hub.shutdown())
         for conn in self.connections:
             conn.finish()
@@ -285,6 +314,9 @@ class ChatServer:
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
             self.store = None
+        if self.node is not None:
+            await self.node.close()
+            self.node = None
         log.info("stopped")
 
     def closed(self, conn: LineConnection) -> None:

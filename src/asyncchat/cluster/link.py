@@ -1,0 +1,474 @@
+"""This node's link to Redis: the log it writes and reads, names, heartbeats,
+and what happens when Redis cannot be reached.
+
+The asyncio part of the cluster. One writer task sends what the node
+publishes, in order, a batch per MULTI/EXEC; one reader task reads the
+log (every node's entries, this one's too) and hands them over in log
+order; a heartbeat keeps the node and its names alive and announces nodes
+that stopped beating. Any failure puts the link down: the node is told
+(it refuses what needs the others), and a reconnect loop with backoff
+brings it back, re-reading the log from where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncchat.cluster import scripts
+from asyncchat.cluster.codec import BadEntry, dump, load_account, load_ban, load_mute, load_state
+from asyncchat.cluster.directory import NODE_SHIFT, SessionState
+from asyncchat.core.accounts import Account
+from asyncchat.core.events import Record
+from asyncchat.core.moderation import Ban, Mute
+from asyncchat.core.names import Name
+
+try:
+    from redis import asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError, ResponseError
+except ImportError:  # pragma: no cover - the extra is not installed
+    aioredis = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+PREFIX = "asyncchat"
+HEARTBEAT = 2.0
+"""Seconds between a node's beats."""
+TTL = 8.0
+"""Seconds a node's liveness key and its names live without a beat: a dead node's
+users are announced lost within TTL + HEARTBEAT, and its names are free after TTL."""
+LOG_LENGTH = 100_000
+"""Entries the log keeps (about): a node cut off longer than that re-reads a snapshot."""
+READ_COUNT = 1000
+BACKOFF_FIRST = 0.1
+BACKOFF_MOST = 5.0
+MAX_QUEUED = 10_000
+"""Entries waiting to be written: past it, what a user does is refused as degraded."""
+BATCH = 500
+COMMAND_TIMEOUT = 5.0
+
+
+class Unreachable(Exception):
+    """Redis cannot be reached now."""
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One log entry and the writes that go with it, in one transaction."""
+
+    payload: dict[str, Any]
+    states: list[SessionState] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+    topics: dict[str, str] = field(default_factory=dict)
+    history: list[Record] = field(default_factory=list)
+    kept: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(hash, field, value): a value of None deletes the field."""
+    release: list[tuple[int, list[str]]] = field(default_factory=list)
+    """(session id, name keys it gives up), after the entry."""
+    senders: tuple[int, ...] = ()
+    """This node's sessions to tell if it cannot be written."""
+    replace: bool = False
+    """`states` are all of this node's sessions (a sync): the others are dropped."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The cluster as of log position `last_id`."""
+
+    last_id: str
+    states: list[SessionState]
+    topics: dict[str, str]
+    accounts: list[Account]
+    bans: list[Ban]
+    mutes: list[Mute]
+    history: list[Record]
+
+
+@dataclass(slots=True)
+class Handlers:
+    """What the node does when the link has news."""
+
+    entries: Callable[[list[tuple[int, dict[str, Any]]]], None]
+    failed: Callable[[list[Outgoing]], None]
+    down: Callable[[], None]
+    up: Callable[[Snapshot | None, bool], None]
+    """(a snapshot if the log had a gap, whether others had declared this node lost)."""
+    names_lost: Callable[[list[int]], None]
+
+
+def name_keys(name: Name) -> list[str]:
+    return [f"{PREFIX}:name:{name.key}", f"{PREFIX}:look:{name.skeleton}"]
+
+
+def record_json(record: Record) -> str:
+    return json.dumps(dump(record), ensure_ascii=False, separators=(",", ":"))
+
+
+class Link:
+    """A node's connection to Redis (see the module docstring)."""
+
+    def __init__(self, url: str, *, rooms: int, lines: int, keep: int) -> None:
+        """`rooms` and `lines`: how much history a starting node reads; `keep`:
+        lines a room's history stream keeps (--history-keep)."""
+        if aioredis is None:
+            raise RuntimeError("--redis needs the redis package: pip install 'asyncchat[cluster]'")
+        self.url = url
+        self.node = 0
+        self.up = False
+        self._rooms, self._lines, self._keep = rooms, lines, keep
+        self._redis = aioredis.from_url(
+            url,
+            socket_timeout=COMMAND_TIMEOUT,
+            socket_connect_timeout=COMMAND_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._claim = self._redis.register_script(scripts.CLAIM)
+        self._release = self._redis.register_script(scripts.RELEASE)
+        self._beat = self._redis.register_script(scripts.BEAT)
+        self._reap = self._redis.register_script(scripts.REAP)
+        self._snapshot = self._redis.register_script(scripts.SNAPSHOT)
+        self._queue: deque[Outgoing] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_id = "0-0"
+        self._handlers: Handlers | None = None
+        self._recovering: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._seq = 0
+        self._uncertain: list[Outgoing] = []
+        self._sent_after = "0-0"
+        """The last log id read when that batch was sent: it can only be after it."""
+        """The batch in flight when Redis failed: written or not, the log will say."""
+
+    def _key(self, kind: str, node: int | None = None) -> str:
+        return f"{PREFIX}:{kind}:{self.node if node is None else node}"
+
+    async def open(self) -> Snapshot:
+        """Join the cluster: a node number, liveness, and the cluster as it is."""
+        try:
+            self.node = int(await self._redis.incr(f"{PREFIX}:next-node"))
+            if self.node >= 1 << (52 - NODE_SHIFT):
+                raise RuntimeError(f"node numbers ran out in {self.url}: reset {PREFIX}:next-node")
+            await self._beat(
+                keys=self._beat_keys(), args=[int(TTL * 1000), self.node], client=self._redis
+            )
+            snapshot = await self.snapshot()
+        except (RedisError, OSError) as problem:
+            await self._redis.aclose()
+            raise Unreachable(f"cannot reach Redis at {self.url}: {problem}") from None
+        self.up = True
+        log.info("node %d of the cluster at %s", self.node, self.url)
+        return snapshot
+
+    def start(self, handlers: Handlers, last_id: str) -> None:
+        self._handlers = handlers
+        self._last_id = last_id
+        self._spawn(self._read())
+        self._writer = self._spawn(self._write())
+        self._spawn(self._heartbeat())
+
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _beat_keys(self) -> list[str]:
+        return [
+            self._key("node"),
+            self._key("held"),
+            self._key("lost"),
+            f"{PREFIX}:nodes",
+        ]
+
+    async def snapshot(self) -> Snapshot:
+        keys = [f"{PREFIX}:{k}" for k in ("nodes", "log", "topics", "accounts", "bans", "mutes")]
+        keys.append(f"{PREFIX}:rooms")
+        args: list[str | int] = [PREFIX, self.node, self._rooms, self._lines]
+        last, states, topics, accounts, bans, mutes, history = await self._snapshot(
+            keys=keys, args=args, client=self._redis
+        )
+        pairs = iter(topics)
+        records = []
+        for line in history:
+            try:
+                room, time, sender, text, action, id = json.loads(line)
+                records.append(Record(room, float(time), sender, text, bool(action), int(id)))
+            except (TypeError, ValueError):
+                log.warning("skipped a history line that could not be read")
+        return Snapshot(
+            last.decode(),
+            _each(load_state, states),
+            {key.decode(): value.decode() for key, value in zip(pairs, pairs, strict=True)},
+            _each(load_account, accounts),
+            _each(load_ban, bans),
+            _each(load_mute, mutes),
+            records,
+        )
+
+    async def claim(self, id: int, name: Name, force: bool) -> str | None:
+        """None if the name is now this session's; else the name that holds it or looks
+        like it. Raises Unreachable."""
+        if not self.up:
+            raise Unreachable
+        value = f"{id} {name.display}"
+        try:
+            holder = await self._claim(
+                keys=[*name_keys(name), self._key("held")],
+                args=[value, f"{id} ", int(TTL * 1000), int(force)],
+                client=self._redis,
+            )
+        except (RedisError, OSError) as problem:
+            self._fail(problem)
+            raise Unreachable from None
+        return holder.decode() if holder else None
+
+    async def release(self, id: int, keys: list[str]) -> None:
+        """Give names up now (a claim that was not used)."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._release(
+                keys=[self._key("held")], args=[f"{id} ", *keys], client=self._redis
+            )
+
+    async def reclaim(self, names: dict[int, Name]) -> list[int]:
+        """After a cut: give up what this node holds for sessions no longer here, and
+        claim its sessions' names again; the sessions whose names are now others'."""
+        try:
+            held: Any = await self._redis.smembers(self._key("held"))
+            for entry in held:
+                holder, _, key = bytes(entry).decode().partition(" ")
+                if int(holder) not in names:
+                    await self.release(int(holder), [key])
+        except (RedisError, OSError) as problem:
+            self._fail(problem)
+            raise Unreachable from None
+        lost = []
+        for id, name in names.items():
+            if await self.claim(id, name, False) is not None:
+                lost.append(id)
+        return lost
+
+    def publish(self, entry: Outgoing) -> bool:
+        """Queue an entry; False if it cannot be (the link is down or too far behind)."""
+        if not self.up or len(self._queue) >= MAX_QUEUED:
+            return False
+        self._seq += 1
+        entry.payload["q"] = self._seq
+        self._queue.append(entry)
+        self._wake.set()
+        return True
+
+    async def _write(self) -> None:
+        while not self._closing or self._queue:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if not self.up:
+                return
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            self._sent_after = self._last_id
+            try:
+                await self._send(batch)
+            except (RedisError, OSError) as problem:
+                failed = list(self._queue)  # never sent
+                self._queue.clear()
+                self._uncertain = batch
+                self._fail(problem)
+                if self._handlers is not None and failed:
+                    self._handlers.failed(failed)
+                return
+
+    async def _send(self, batch: list[Outgoing]) -> None:
+        node = str(self.node)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            sessions = self._key("sessions")
+            for entry in batch:
+                if entry.replace:
+                    pipe.delete(sessions)
+                for state in entry.states:
+                    pipe.hset(sessions, str(state.id), json.dumps(dump(state), ensure_ascii=False))
+                if entry.gone:
+                    pipe.hdel(sessions, *(str(id) for id in entry.gone))
+                for room, topic in entry.topics.items():
+                    pipe.hset(f"{PREFIX}:topics", room, topic)
+                for table, key, value in entry.kept:
+                    if value is None:
+                        pipe.hdel(f"{PREFIX}:{table}", key)
+                    else:
+                        pipe.hset(f"{PREFIX}:{table}", key, value)
+                for record in entry.history:
+                    pipe.xadd(
+                        f"{PREFIX}:history:{record.room}",
+                        {"r": record_json(record)},
+                        maxlen=self._keep,
+                        approximate=False,
+                    )
+                    pipe.zadd(f"{PREFIX}:rooms", {record.room: record.time})
+                data = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
+                pipe.xadd(
+                    f"{PREFIX}:log", {"o": node, "d": data}, maxlen=LOG_LENGTH, approximate=True
+                )
+                for id, keys in entry.release:
+                    await self._release(
+                        keys=[self._key("held")], args=[f"{id} ", *keys], client=pipe
+                    )
+            await pipe.execute()
+
+    async def _read(self) -> None:
+        stream = f"{PREFIX}:log"
+        while self.up and not self._closing:
+            try:
+                found: Any = await self._redis.xread(
+                    {stream: self._last_id}, count=READ_COUNT, block=int(HEARTBEAT * 500)
+                )
+            except (RedisError, OSError) as problem:
+                self._fail(problem)
+                return
+            if not found:
+                continue
+            entries = []
+            for id, fields in found[0][1]:
+                self._last_id = id.decode()
+                try:
+                    entries.append((int(fields[b"o"]), json.loads(fields[b"d"])))
+                except (KeyError, ValueError):
+                    log.warning("skipped log entry %s: not one of ours", self._last_id)
+            if entries and self._handlers is not None:
+                self._handlers.entries(entries)
+
+    async def _heartbeat(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(HEARTBEAT)  # the beat's period, not a synchronisation
+            if not self.up:
+                continue
+            try:
+                await self._beat_once()
+                await self._reap(
+                    keys=[f"{PREFIX}:nodes", f"{PREFIX}:log"],
+                    args=[PREFIX, LOG_LENGTH],
+                    client=self._redis,
+                )
+            except (RedisError, OSError) as problem:
+                self._fail(problem)
+
+    async def _beat_once(self) -> bool:
+        """Beat now; True if this node had been declared lost."""
+        lost, gone = await self._beat(
+            keys=self._beat_keys(), args=[int(TTL * 1000), self.node], client=self._redis
+        )
+        if gone and self._handlers is not None:
+            self._handlers.names_lost(sorted({int(id) for id in gone}))
+        return bool(lost)
+
+    def _fail(self, problem: BaseException) -> None:
+        if not self.up or self._closing:
+            return
+        self.up = False
+        log.warning("lost Redis at %s (%s); reconnecting", self.url, problem or type(problem))
+        if self._handlers is not None:
+            self._handlers.down()
+        if self._recovering is None or self._recovering.done():
+            self._recovering = asyncio.create_task(self._recover())
+
+    async def _recover(self) -> None:
+        wait = BACKOFF_FIRST
+        while not self._closing:
+            await asyncio.sleep(wait * random.uniform(0.5, 1.0))  # backoff, not a synchronisation
+            wait = min(wait * 2, BACKOFF_MOST)
+            try:
+                # Pooled connections went with the old server: start afresh.
+                await self._redis.connection_pool.disconnect()
+                await self._redis.ping()
+                was_lost = await self._beat_once()
+                snapshot = await self._gap()
+                lost = [] if await self._written(self._uncertain) else self._uncertain
+            except (RedisError, OSError) as problem:
+                log.debug("Redis still unreachable: %s", problem)
+                continue
+            if snapshot is not None:
+                self._last_id = snapshot.last_id
+            self._uncertain = []
+            if lost and self._handlers is not None:
+                self._handlers.failed(lost)
+            self.up = True
+            log.warning("Redis at %s is back", self.url)
+            self._spawn(self._read())
+            self._writer = self._spawn(self._write())
+            if self._handlers is not None:
+                self._handlers.up(snapshot, was_lost)
+            return
+
+    async def _written(self, batch: list[Outgoing]) -> bool:
+        """Whether a batch whose answer was lost is in the log (a MULTI: all or none)."""
+        if not batch:
+            return True
+        wanted = batch[0].payload["q"]
+        start = "(" + self._sent_after
+        while True:
+            found: Any = await self._redis.xrange(f"{PREFIX}:log", start, "+", count=READ_COUNT)
+            for id, fields in found:
+                if fields.get(b"o") == str(self.node).encode():
+                    with contextlib.suppress(KeyError, ValueError):
+                        if json.loads(fields[b"d"]).get("q") == wanted:
+                            return True
+                start = "(" + id.decode()
+            if len(found) < READ_COUNT:
+                return False
+
+    async def _gap(self) -> Snapshot | None:
+        """A snapshot if entries after the last one read were trimmed away."""
+        try:
+            info = await self._redis.xinfo_stream(f"{PREFIX}:log")
+        except ResponseError:  # no log at all: Redis lost its data; the nodes resend theirs
+            return None
+        deleted = info.get("max-deleted-entry-id", b"0-0")
+        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        if _id(deleted) <= _id(self._last_id):
+            return None
+        log.warning("the log moved on past this node while it was away; reading a snapshot")
+        return await self.snapshot()
+
+    async def close(self, grace: float = 2.0) -> None:
+        """Write what is queued (within `grace`), give up names and liveness, disconnect."""
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None and self.up:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await asyncio.gather(self._writer, return_exceptions=True)
+        for task in [*self._tasks, self._recovering]:
+            if task is not None:
+                task.cancel()
+        if self.up:
+            with contextlib.suppress(RedisError, OSError):
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.srem(f"{PREFIX}:nodes", str(self.node))
+                    pipe.delete(self._key("node"), self._key("sessions"))
+                    await pipe.execute()
+        await self._redis.aclose()
+
+
+def _id(text: str) -> tuple[int, int]:
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _each(load: Callable[[bytes], Any], values: list[bytes]) -> list[Any]:
+    found = []
+    for value in values:
+        try:
+            found.append(load(value))
+        except BadEntry as problem:
+            log.warning("skipped a value from Redis: %s", problem)
+    return found

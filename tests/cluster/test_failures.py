@@ -1,0 +1,115 @@
+"""When parts of a cluster fail: a node killed with SIGKILL, Redis stopped and
+started again under traffic, Redis not there at all."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+
+from clustersupport import RedisServer, needs_redis
+from support import Client, StartServer, daemon
+
+from asyncchat.cluster.link import HEARTBEAT, TTL
+
+pytestmark = needs_redis
+
+NOT_SENT = "*** error: the chat is degraded; your message was not sent"
+
+
+async def test_a_killed_node_s_users_leave_as_lost_and_their_names_are_freed(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a = await node()
+    alice = await Client.join(a.port, "Alice")
+    async with daemon("--redis", redis.url) as b:
+        bob = await Client.join(await b.port(), "Bob")
+        assert await alice.line() == "*** Bob joined (2 online)"
+        bob.send("hi from B")
+        assert await alice.line() == "<Bob> hi from B"
+        killed = time.monotonic()
+        b.process.send_signal(signal.SIGKILL)
+        await b.process.wait()
+        left = await alice.line(timeout=TTL + 2 * HEARTBEAT + 5)
+        took = time.monotonic() - killed
+    assert left == "*** Bob left (node lost)"
+    assert took < 15, f"took {took:.1f} s"
+    assert TTL + 2 * HEARTBEAT < 15  # the bound the documented timings promise
+    again = await Client.join(a.port, "Bob")  # the name is free: its key expired
+    assert await alice.line() == "*** Bob joined (2 online)"
+    alice.send("/who")
+    assert await alice.line() == "*** Online (2): Alice, Bob"
+    history = await again.until(lambda line: line.startswith("*** End of recent messages"))
+    assert any(line.endswith("<Bob> hi from B") for line in history), history
+
+
+async def test_redis_stopped_and_started_under_traffic_loses_nothing_silently(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a, b = await node(rate=0), await node(rate=0)
+    alice = await Client.join(a.port, "Alice")
+    carol = await Client.join(b.port, "Carol")
+    assert await alice.line() == "*** Carol joined (2 online)"
+    told = 0
+    sent = 0
+
+    async def say(count: int) -> list[str]:
+        """Lines one at a time, each followed by a ping: what Alice was told."""
+        nonlocal sent, told
+        seen: list[str] = []
+        for _ in range(count):
+            alice.send(f"m {sent}", f"/ping {sent}")
+            seen += await alice.until(f"*** pong {sent}".__eq__)
+            sent += 1
+        told += seen.count(NOT_SENT)
+        return seen
+
+    await say(20)
+    await redis.stop()
+    during = await say(20)
+    assert NOT_SENT in during
+    assert (
+        "*** the chat is degraded: this server cannot reach the others; "
+        "nothing is sent until it is back"
+    ) in during
+    await redis.start()
+    back = await alice.until("*** the chat is back".__eq__)
+    told += back.count(NOT_SENT)
+    await say(20)
+    alice.send("last")
+    got = await carol.until("<Alice> last".__eq__)
+    numbers = [int(m[1]) for line in got if (m := re.fullmatch(r"<Alice> m (\d+)", line))]
+    assert numbers == sorted(set(numbers)), "out of order or twice"
+    assert len(numbers) + told == sent, (len(numbers), told, sent)
+    assert numbers[-20:] == list(range(sent - 20, sent))  # all of them once it was back
+    assert "*** the chat is back" in got
+
+
+async def test_a_name_cannot_be_given_while_redis_is_down(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a = await node()
+    alice = await Client.join(a.port, "Alice")
+    await redis.stop()
+    alice.send("anyone?")
+    assert (await alice.until(lambda line: "error" in line))[-1] == NOT_SENT
+    late = await Client.connect(a.port)
+    await late.line()
+    late.send("Late")
+    assert await late.line() == (
+        "*** error: the chat is degraded; no name can be given now, try again in a moment"
+    )
+    await redis.start()
+    await alice.until("*** the chat is back".__eq__)
+    await late.line()  # the name question again
+    late.send("Late")
+    assert (await late.line()).startswith("*** Hello Late!")
+
+
+async def test_a_node_that_cannot_reach_redis_at_start_says_so_and_exits() -> None:
+    async with daemon("--redis", "redis://127.0.0.1:1/0") as lonely:
+        assert lonely.process.stderr is not None
+        errors = await asyncio.wait_for(lonely.process.stderr.read(), 20)
+        assert await lonely.process.wait() == 1
+    assert b"cannot reach Redis at redis://127.0.0.1:1/0" in errors, errors
