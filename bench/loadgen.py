@@ -243,31 +243,46 @@ async def fanout(
     rate: float = 0.0,
     patience: float = 120,
     dialect: Dialect = LINE,
-    receivers_at: tuple[int, Dialect] | None = None,
+    receivers_at: tuple[int, Dialect] | list[tuple[int, Dialect]] | None = None,
+    mark: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """S senders say M lines each to a room of R receivers (and each other).
 
-    `receivers_at`: the receivers use another port and protocol (the web's)."""
+    `receivers_at`: the receivers use another port and protocol (the web's), or a
+    list of them, taken in turn (receiver i at place i % n: the nodes of a cluster);
+    the senders stay at `port`. With several places the sampled receivers are spread
+    over them too, and each place's p99 is reported as `p99_ms_at<k>`.
+    `mark("start")` is called once the room is quiet, just before the first line
+    is sent, and `mark("end")` when every line arrived (or patience ran out)."""
+    places = [receivers_at] if isinstance(receivers_at, tuple) else receivers_at or []
     per_receiver = senders * lines
     per_sender = (senders - 1) * lines
+    spread = max(1, len(places))
     samples: list[int] = []
-    sampled = set(range(0, receivers, max(1, receivers // 10)))
+    sampled_at: list[list[int]] = [[] for _ in range(spread)]
+    step = max(1, receivers // 10)
+    # Every step-th receiver, moved by k % spread so the sample covers every place
+    # (with one place: every step-th, as always).
+    sampled = {i + k % spread for k, i in enumerate(range(0, receivers, step))}
     receiving = [
-        (lambda i=i: (f"r{i}", per_receiver, samples if i in sampled else None))
+        (lambda i=i: (f"r{i}", per_receiver, sampled_at[i % spread] if i in sampled else None))
         for i in range(receivers)
     ]
     sending = [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
-    if receivers_at is None:
+    if not places:
         clients = await open_many(port, receiving + sending, dialect)
     else:
-        web_port, web_dialect = receivers_at
-        clients = await open_many(web_port, receiving, web_dialect)
+        clients = []
+        for k, (at_port, at_dialect) in enumerate(places):
+            clients += await open_many(at_port, receiving[k::spread], at_dialect)
         clients += await open_many(port, sending, dialect)
     try:
         await settle(clients)
         for client in clients:
             client.count = 0
         talkers = clients[receivers:]
+        if mark is not None:
+            mark("start")
         meter = CpuMeter()
         started = time.perf_counter()
         if rate <= 0:
@@ -275,17 +290,19 @@ async def fanout(
                 now = time.perf_counter_ns()
                 talker.send(b"".join(line(now, i, dialect) for i in range(lines)))
         else:
-            spread = 1 / (rate * len(talkers))
-            await asyncio.gather(
-                *(_paced(t, lines, rate, i * spread) for i, t in enumerate(talkers))
-            )
+            gap = 1 / (rate * len(talkers))
+            await asyncio.gather(*(_paced(t, lines, rate, i * gap) for i, t in enumerate(talkers)))
         waiting = [c.done for c in clients if c.expect > 0]
         await asyncio.wait(waiting, timeout=patience)
+        if mark is not None:
+            mark("end")
         finished = max((f.result() for f in waiting if f.done()), default=time.perf_counter())
         elapsed = finished - started
         expected = senders * lines * (receivers + senders - 1)
         received = sum(c.count for c in clients)
-        return {
+        for place in sampled_at:
+            samples += place
+        result = {
             "deliveries_per_s": received / elapsed,
             "seconds": elapsed,
             "expected": expected,
@@ -295,6 +312,10 @@ async def fanout(
             "max_ms": percentile(samples, 1.0),
             "loadgen_cpu": meter.share(),
         }
+        if len(places) > 1:
+            for k, place in enumerate(sampled_at):
+                result[f"p99_ms_at{k}"] = percentile(place, 0.99)
+        return result
     finally:
         for client in clients:
             client.close()

@@ -4,25 +4,37 @@
     python bench/run.py --quick    # smaller numbers, 1 run: a smoke test
 
 Every figure is also given as a ratio to the relay, measured in the same
-invocation. The server runs pinned to core 0 and the generator to core 1
-(on machines with two or more cores). Results go to bench/results/*.jsonl.
+invocation (and, for the cluster- scenarios, to the single asyncchat node).
+The server runs pinned to core 0 and the generator to core 1 (on machines
+with two or more cores); a cluster's nodes and its redis-server all run on
+core 0 (see bench/README.md). Results go to bench/results/*.jsonl.
+
+    python bench/run.py --servers relay,asyncchat,asyncchat-redis,asyncchat-cluster \
+        --scenarios cluster-fanout-burst,cluster-fanout-paced
+    python bench/run.py --servers asyncchat-cluster --scenarios cluster-fanout-burst \
+        --runs 1 --profile asyncchat-cluster   # the nodes under cProfile
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime
+import io
 import json
 import os
 import platform
+import pstats
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -32,73 +44,163 @@ import loadgen
 HERE = Path(__file__).parent
 
 
+SERVER_CORE = 0
+"""Where every server-side process runs: the server, or a cluster's nodes and its
+redis-server all together (the same CPU budget as one server: see bench/README.md)."""
+LOADGEN_CORE = 1
+LISTENING = r"listening on [\d.]+:(\d+)"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+CLUSTER_KINDS = ("asyncchat-redis", "asyncchat-cluster")
+"""Kinds that start a redis-server and asyncchat node(s) on it with --redis:
+`asyncchat-redis` one node with every client; `asyncchat-cluster` two nodes,
+the receivers alternating between node A and node B, the senders on node A."""
+CLUSTER_SCENARIO_KINDS = ("relay", "asyncchat", *CLUSTER_KINDS)
+"""Kinds that run the cluster- scenarios (relay and asyncchat: as plain fan-out)."""
+
+
 @contextlib.contextmanager
-def server(kind: str, workdir: Path, baseline: Path | None = None) -> Iterator[tuple[int, int]]:
+def server(
+    kind: str, workdir: Path, baseline: Path | None = None, profile: Path | None = None
+) -> Iterator[tuple[int, int]]:
     """Start a server (pinned to core 0); yield (port, pid); stop it.
 
     `baseline` is another asyncchat source tree (e.g. the last release, from
     `git worktree add`), run as kind `baseline` so before and after are
-    measured in one invocation.
+    measured in one invocation. With `profile`, Python servers run under
+    cProfile, writing `<profile>-<role>.prof` when they stop.
     """
-    log = workdir / f"{kind}.log"
+    if kind in CLUSTER_KINDS:
+        with cluster(kind, workdir, profile) as found:
+            yield found
+        return
     env = None
     if kind == "baseline":
         assert baseline is not None, "--baseline DIR is needed for the baseline server"
         env = {**os.environ, "PYTHONPATH": str(baseline / "src")}
-    listening = r"listening on [\d.]+:(\d+)"
+    listening = LISTENING
     if kind == "relay":
-        command = [sys.executable, str(HERE / "relay.py"), "0"]
+        command = [*python(profile, "server"), str(HERE / "relay.py"), "0"]
     elif kind == "ngircd":
+        assert profile is None, "ngIRCd cannot be profiled with cProfile"
         conf = workdir / "ngircd.conf"
         conf.write_text(NGIRCD_CONF.format(port=free_port()))
         command = [NGIRCD, "--nodaemon", "--config", str(conf)]
         listening = r"Now listening on \[[\d.]+\]:(\d+)"
     else:
-        file_db = kind == "asyncchat-file"
-        db = str(workdir / f"bench-{time.time_ns()}.db") if file_db else ":memory:"
-        command = [
-            sys.executable,
-            "-m",
-            "asyncchat",
-            "serve",
-            "--port",
-            "0",
-            "--rate",
-            "0",
-            "--max-clients",
-            "20000",
-            "--db",
-            db,
-            *(["--irc-port", "0", "--server-name", "bench.test"] if "-irc" in kind else []),
-            *(["--web-port", "0"] if kind == "asyncchat-web" else []),
-        ]
+        command = asyncchat_command(kind, workdir, profile=profile)
         if kind.endswith("-irc"):
             listening = r"listening on [\d.]+:(\d+) \(IRC\)"
+    with process(kind, command, workdir, listening, env) as (pid, found, text):
+        irc = re.search(r"listening on [\d.]+:(\d+) \(IRC\)", text)
+        IRC_PORTS[pid] = int(irc[1]) if irc and kind == "asyncchat-irc-mixed" else 0
+        web = re.search(r"listening on [\d.]+:(\d+) \(web\)", text)
+        WEB_PORTS[pid] = int(web[1]) if web else 0
+        PROCESSES[pid] = {"server": pid}
+        yield int(found), pid
+
+
+def python(profile: Path | None, role: str) -> list[str]:
+    """The start of a command that runs Python, under cProfile if `profile`."""
+    if profile is None:
+        return [sys.executable]
+    return [sys.executable, "-m", "cProfile", "-o", f"{profile}-{role}.prof"]
+
+
+def asyncchat_command(
+    kind: str, workdir: Path, redis: str = "", profile: Path | None = None, role: str = "server"
+) -> list[str]:
+    file_db = kind == "asyncchat-file"
+    db = str(workdir / f"bench-{time.time_ns()}.db") if file_db else ":memory:"
+    return [
+        *python(profile, role),
+        "-m",
+        "asyncchat",
+        "serve",
+        "--port",
+        "0",
+        "--rate",
+        "0",
+        "--max-clients",
+        "20000",
+        "--db",
+        db,
+        *(["--irc-port", "0", "--server-name", "bench.test"] if "-irc" in kind else []),
+        *(["--web-port", "0"] if kind == "asyncchat-web" else []),
+        *(["--redis", redis] if redis else []),
+    ]
+
+
+@contextlib.contextmanager
+def process(
+    name: str, command: list[str], workdir: Path, listening: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, str, str]]:
+    """Start one process pinned to SERVER_CORE, wait (15 s at most) until its log
+    matches `listening`; yield (pid, the match's group 1, the log); stop it (SIGTERM,
+    then SIGKILL after 15 s)."""
+    log = workdir / f"{name}.log"
     with open(log, "w") as err:
-        process = subprocess.Popen(
-            command, stdout=err, stderr=err, stdin=subprocess.DEVNULL, env=env
-        )
+        child = subprocess.Popen(command, stdout=err, stderr=err, stdin=subprocess.DEVNULL, env=env)
     try:
         if (os.cpu_count() or 1) >= 2:
-            os.sched_setaffinity(process.pid, {0})
+            os.sched_setaffinity(child.pid, {SERVER_CORE})
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             found = re.search(listening, log.read_text())
             if found:
                 break
-            if process.poll() is not None:
-                raise RuntimeError(f"{kind} exited: {log.read_text()}")
+            if child.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log.read_text()}")
             time.sleep(0.05)
         else:
-            raise RuntimeError(f"{kind} did not start: {log.read_text()}")
-        irc = re.search(r"listening on [\d.]+:(\d+) \(IRC\)", log.read_text())
-        IRC_PORTS[process.pid] = int(irc[1]) if irc and kind == "asyncchat-irc-mixed" else 0
-        web = re.search(r"listening on [\d.]+:(\d+) \(web\)", log.read_text())
-        WEB_PORTS[process.pid] = int(web[1]) if web else 0
-        yield int(found[1]), process.pid
+            raise RuntimeError(f"{name} did not start: {log.read_text()}")
+        yield child.pid, found[1] if found.groups() else "", log.read_text()
     finally:
-        process.terminate()
-        process.wait(10)
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            print(f"  {name} did not stop within 15 s of SIGTERM: killed", flush=True)
+
+
+@contextlib.contextmanager
+def cluster(kind: str, workdir: Path, profile: Path | None) -> Iterator[tuple[int, int]]:
+    """A redis-server of its own (fresh, no persistence) and one node
+    (`asyncchat-redis`) or two (`asyncchat-cluster`) on it; yield node A's
+    (port, pid). Stopped in reverse: the nodes first, then Redis."""
+    with contextlib.ExitStack() as stack:
+        redis_port = free_port()
+        redis_dir = Path(tempfile.mkdtemp(prefix="redis-", dir=workdir))
+        redis = [
+            REDIS_SERVER,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(redis_dir),
+        ]
+        ready = r"Ready to accept connections"
+        redis_pid, _, _ = stack.enter_context(process(f"{kind}-redis", redis, workdir, ready))
+        url = f"redis://127.0.0.1:{redis_port}/0"
+        ports: list[int] = []
+        pids: dict[str, int] = {}
+        for role in ("node_a", "node_b") if kind == "asyncchat-cluster" else ("node_a",):
+            command = asyncchat_command(kind, workdir, url, profile, role)
+            pid, port, _ = stack.enter_context(process(f"{kind}-{role}", command, workdir, LISTENING))
+            ports.append(int(port))
+            pids[role] = pid
+        pids["redis"] = redis_pid
+        main = pids["node_a"]
+        RECEIVER_PORTS[main] = ports
+        PROCESSES[main] = pids
+        REDIS_PORTS[main] = redis_port
+        yield ports[0], main
 
 
 WEB_PORTS: dict[int, int] = {}
@@ -106,6 +208,13 @@ WEB_PORTS: dict[int, int] = {}
 IRC_PORTS: dict[int, int] = {}
 """For `asyncchat-irc-mixed`: the IRC port where one IRC user sits in the lobby
 while line clients run the scenario (the Dispatcher then has two codecs)."""
+RECEIVER_PORTS: dict[int, list[int]] = {}
+"""For cluster kinds: each node's line port (node A's first), where cluster-
+scenarios put their receivers in turn."""
+PROCESSES: dict[int, dict[str, int]] = {}
+"""Every server-side process of a server by role ("server"; or "node_a", "node_b",
+"redis"), whose CPU time the fan-out scenarios measure."""
+REDIS_PORTS: dict[int, int] = {}
 NGIRCD = "/usr/sbin/ngircd"
 NGIRCD_CONF = """[Global]
 Name = bench.test
@@ -141,6 +250,8 @@ SCENARIOS = {
     "irc-fanout-many": dict(receivers=200, senders=100, lines=1),
     "web-fanout-burst": dict(receivers=200, senders=10, lines=200),
     "web-fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
+    "cluster-fanout-burst": dict(receivers=200, senders=10, lines=200),
+    "cluster-fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
 }
 QUICK = {
     "fanout-burst": dict(receivers=50, senders=5, lines=50),
@@ -150,6 +261,8 @@ QUICK = {
     "irc-fanout-many": dict(receivers=50, senders=25, lines=4),
     "web-fanout-burst": dict(receivers=50, senders=5, lines=50),
     "web-fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
+    "cluster-fanout-burst": dict(receivers=50, senders=5, lines=50),
+    "cluster-fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
 }
 HEADLINE = {
     "fanout-burst": "deliveries_per_s",
@@ -159,7 +272,27 @@ HEADLINE = {
     "irc-fanout-many": "deliveries_per_s",
     "web-fanout-burst": "deliveries_per_s",
     "web-fanout-paced": "p99_ms",
+    "cluster-fanout-burst": "deliveries_per_s",
+    "cluster-fanout-paced": "p99_ms",
 }
+
+
+def runs_on(scenario: str, kind: str) -> bool:
+    """Whether `kind` takes part in `scenario`."""
+    if scenario.startswith("web-"):
+        return kind == "asyncchat-web"  # only that kind listens for WebSockets
+    if scenario.startswith("cluster-"):
+        return kind in CLUSTER_SCENARIO_KINDS
+    return kind not in CLUSTER_KINDS  # a cluster's numbers are the cluster- scenarios'
+
+
+def cpu_ns(pid: int) -> int:
+    """Time on a CPU of every thread of `pid` so far (ns, from /proc/PID/task/*/schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
 
 
 async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) -> dict[str, float]:
@@ -171,19 +304,50 @@ async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) 
         if mixed
         else None
     )
+    receivers_at: tuple[int, loadgen.Dialect] | list[tuple[int, loadgen.Dialect]] | None = None
+    if scenario.startswith("web-"):
+        receivers_at = (WEB_PORTS[pid], loadgen.WEB)
+    elif scenario.startswith("cluster-") and len(RECEIVER_PORTS.get(pid, ())) > 1:
+        receivers_at = [(node, loadgen.LINE) for node in RECEIVER_PORTS[pid]]
+    roles = PROCESSES.get(pid, {"server": pid})
+    before: dict[str, int] = {}
+    spent: dict[str, float] = {}
+
+    def mark(phase: str) -> None:
+        """The server-side CPU time of the measured part, process by process."""
+        now = {role: cpu_ns(process) for role, process in roles.items()}
+        if phase == "start":
+            before.update(now)
+        else:
+            spent.update({f"cpu_ms_{role}": (now[role] - before[role]) / 1e6 for role in roles})
+
     try:
-        return await loadgen.fanout(
+        result = await loadgen.fanout(
             port,
             int(params["receivers"]),
             int(params["senders"]),
             int(params["lines"]),
             params.get("rate", 0.0),
             dialect=loadgen.IRC if scenario.startswith("irc-") and not mixed else loadgen.LINE,
-            receivers_at=(WEB_PORTS[pid], loadgen.WEB) if scenario.startswith("web-") else None,
+            receivers_at=receivers_at,
+            mark=mark,
         )
     finally:
         if watcher is not None:
             watcher.close()
+    if spent:
+        total = sum(spent.values())
+        if len(spent) > 1:
+            spent["cpu_ms_total"] = total
+        delivered = result["expected"] - result["loss"]
+        spent["cpu_ns_per_delivery"] = total * 1e6 / max(1.0, delivered)
+    return {**result, **spent}
+
+
+async def bounded(coroutine: Any, limit: float) -> dict[str, float]:
+    """The run, or TimeoutError after `limit` seconds (a run never hangs the bench)."""
+    async with asyncio.timeout(limit):
+        return dict(await coroutine)
 
 
 def main() -> int:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from clustersupport import needs_redis
+from clustersupport import RedisServer, needs_redis
+from redis.asyncio import Redis
 from support import Client, StartServer
 
 pytestmark = needs_redis
+ROOMS = ("first", "second", "third")
 
 
 async def test_users_on_two_nodes_chat_publicly_and_privately(node: StartServer) -> None:
@@ -245,3 +247,36 @@ async def test_a_node_shutting_down_says_its_users_left(node: StartServer) -> No
     assert (await bob.closed()).endswith(b"*** server is shutting down\r\n")
     again = await Client.join(a.port, "Bob")
     await again.quiet()
+
+
+async def test_redis_keeps_history_within_history_keep_and_max_rows(
+    node: StartServer, redis: RedisServer
+) -> None:
+    """--history-keep lines per room, in --history-max-rows / --history-keep rooms:
+    measured in Redis (the streams' lengths) and by what a node started afterwards
+    shows on entering each room."""
+    settings = {"history": 2, "history_keep": 2, "history_max_rows": 4}
+    a = await node(**settings)
+    alice = await Client.join(a.port, "Alice")
+    for room in ROOMS:  # "first" is the least recently active
+        alice.send(f"/join #{room}", *(f"{room} {i}" for i in range(3)), f"/ping {room}")
+        await alice.until(f"*** pong {room}".__eq__)
+    await a.shutdown()
+    client = Redis.from_url(redis.url)
+    try:
+        lengths = {room: await client.xlen(f"asyncchat:history:{room}") for room in ROOMS}
+    finally:
+        await client.aclose()
+    assert lengths == {"first": 0, "second": 2, "third": 2}
+    b = await node(**settings)
+    bob = await Client.join(b.port, "Bob")
+    shown = {}
+    for room in ROOMS:
+        bob.send(f"/join #{room}", f"/ping {room}")
+        lines = await bob.until(f"*** pong {room}".__eq__)
+        shown[room] = [line.split("> ", 1)[1] for line in lines if "> " in line]
+    assert shown == {
+        "first": [],
+        "second": ["second 1", "second 2"],
+        "third": ["third 1", "third 2"],
+    }

@@ -116,15 +116,17 @@ def record_json(record: Record) -> str:
 class Link:
     """A node's connection to Redis (see the module docstring)."""
 
-    def __init__(self, url: str, *, rooms: int, lines: int, keep: int) -> None:
+    def __init__(self, url: str, *, rooms: int, lines: int, keep: int, most: int) -> None:
         """`rooms` and `lines`: how much history a starting node reads; `keep`:
-        lines a room's history stream keeps (--history-keep)."""
+        lines a room's history stream keeps (--history-keep); `most`: lines kept
+        in all (--history-max-rows), by keeping the most recently active rooms'."""
         if aioredis is None:
             raise RuntimeError("--redis needs the redis package: pip install 'asyncchat[cluster]'")
         self.url = url
         self.node = 0
         self.up = False
         self._rooms, self._lines, self._keep = rooms, lines, keep
+        self._history_rooms = max(1, most // keep)
         self._redis = aioredis.from_url(
             url,
             socket_timeout=COMMAND_TIMEOUT,
@@ -136,6 +138,7 @@ class Link:
         self._beat = self._redis.register_script(scripts.BEAT)
         self._reap = self._redis.register_script(scripts.REAP)
         self._snapshot = self._redis.register_script(scripts.SNAPSHOT)
+        self._trim_rooms = self._redis.register_script(scripts.TRIM_ROOMS)
         self._queue: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -291,6 +294,7 @@ class Link:
 
     async def _send(self, batch: list[Outgoing]) -> None:
         node = str(self.node)
+        said = False
         async with self._redis.pipeline(transaction=True) as pipe:
             sessions = self._key("sessions")
             for entry in batch:
@@ -315,6 +319,7 @@ class Link:
                         approximate=False,
                     )
                     pipe.zadd(f"{PREFIX}:rooms", {record.room: record.time})
+                    said = True
                 data = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
                 pipe.xadd(
                     f"{PREFIX}:log", {"o": node, "d": data}, maxlen=LOG_LENGTH, approximate=True
@@ -323,6 +328,10 @@ class Link:
                     await self._release(
                         keys=[self._key("held")], args=[f"{id} ", *keys], client=pipe
                     )
+            if said:
+                await self._trim_rooms(
+                    keys=[f"{PREFIX}:rooms"], args=[PREFIX, self._history_rooms], client=pipe
+                )
             await pipe.execute()
 
     async def _read(self) -> None:
@@ -454,7 +463,7 @@ class Link:
             with contextlib.suppress(RedisError, OSError):
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.srem(f"{PREFIX}:nodes", str(self.node))
-                    pipe.delete(self._key("node"), self._key("sessions"))
+                    pipe.delete(self._key("node"), self._key("sessions"), self._key("held"))
                     await pipe.execute()
         await self._redis.aclose()
 

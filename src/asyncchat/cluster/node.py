@@ -35,7 +35,11 @@ class Node:
 async def open_node(config: ServerConfig, worker: PasswordWorker) -> Node:
     """Join the cluster at `config.redis` (raises link.Unreachable)."""
     link = Link(
-        config.redis, rooms=config.max_rooms, lines=config.history, keep=config.history_keep
+        config.redis,
+        rooms=config.max_rooms,
+        lines=config.history,
+        keep=config.history_keep,
+        most=config.history_max_rows,
     )
     snapshot = await link.open()
     directory: ClusterDirectory[Peer] = ClusterDirectory(link.node, cast(Peer, None))

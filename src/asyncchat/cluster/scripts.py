@@ -104,3 +104,13 @@ end
 return {id, sessions, redis.call('HGETALL', KEYS[3]), redis.call('HVALS', KEYS[4]),
         redis.call('HVALS', KEYS[5]), redis.call('HVALS', KEYS[6]), history}
 """
+
+TRIM_ROOMS = """
+-- KEYS: rooms zset. ARGV: prefix, most rooms with history.
+-- The least recently active rooms lose their history past the limit.
+while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) do
+  local oldest = redis.call('ZPOPMIN', KEYS[1])
+  redis.call('DEL', ARGV[1] .. ':history:' .. oldest[1])
+end
+return 0
+"""

@@ -1,0 +1,49 @@
+"""Every front end on a cluster: an IRC client and a browser's WebSocket on one
+node, an nc user on another, in one conversation."""
+
+from __future__ import annotations
+
+from clustersupport import needs_redis
+from ircsupport import IRC
+from support import Client, StartServer
+from websupport import WebUser
+
+pytestmark = needs_redis
+
+
+async def test_irc_web_and_line_users_on_two_nodes_talk(node: StartServer) -> None:
+    a = await node(irc_port=0, web_port=0)
+    b = await node()
+    nc = await Client.join(b.port, "Nick")
+    irc = await IRC.register(a.port_of("irc"), "Iris")
+    assert await nc.line() == "*** Iris joined (2 online)"
+    web = await WebUser.join(a.port_of("web"), "Webb")
+    assert await nc.line() == "*** Webb joined (3 online)"
+    await irc.until(lambda m: m.command == "JOIN" and (m.source or "").startswith("Webb"))
+
+    nc.send("hello everyone")
+    said = await web.of_type("message")
+    assert (said["from"], said["text"]) == ("Nick", "hello everyone")
+    privmsg = (await irc.until(lambda m: m.command == "PRIVMSG"))[-1]
+    assert (privmsg.source or "").startswith("Nick!")
+    assert privmsg.params[-1] == "hello everyone"
+
+    irc.send("PRIVMSG #lobby :from irc")
+    assert await nc.line() == "<Iris> from irc"
+    assert (await web.of_type("message"))["text"] == "from irc"
+
+    await web.send({"type": "say", "text": "from the browser"})
+    assert await nc.line() == "<Webb> from the browser"
+    echoed = await web.of_type("message")  # the page shows what the room got
+    assert (echoed["from"], echoed["text"]) == ("Webb", "from the browser")
+
+    nc.send("/msg Iris psst", "/msg Webb psst too")
+    private = (await irc.until(lambda m: m.command == "PRIVMSG" and m.params[0] == "Iris"))[-1]
+    assert private.params[-1] == "psst"
+    assert (await web.of_type("private"))["text"] == "psst too"
+
+    irc.send("NICK Irene")
+    assert await nc.until("*** Iris is now Irene".__eq__)
+    await web.send({"type": "who"})
+    who = await web.of_type("online")
+    assert sorted(who["names"]) == ["Irene", "Nick", "Webb"]
