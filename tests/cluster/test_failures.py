@@ -8,9 +8,12 @@ import re
 import signal
 import time
 
-from clustersupport import RedisServer, needs_redis
+import pytest
+from clustersupport import Cuttable, RedisServer, needs_redis
+from redis.asyncio import Redis
 from support import Client, StartServer, daemon
 
+from asyncchat.cluster import link
 from asyncchat.cluster.link import HEARTBEAT, TTL
 
 pytestmark = needs_redis
@@ -113,3 +116,37 @@ async def test_a_node_that_cannot_reach_redis_at_start_says_so_and_exits() -> No
         errors = await asyncio.wait_for(lonely.process.stderr.read(), 20)
         assert await lonely.process.wait() == 1
     assert b"cannot reach Redis at redis://127.0.0.1:1/0" in errors, errors
+
+
+async def test_a_node_cut_off_while_the_log_moves_past_it_reloads_a_snapshot(
+    start_server: StartServer, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(link, "LOG_LENGTH", 20)  # the log is trimmed while B is away
+    proxy = Cuttable(redis.port)
+    await proxy.open()
+    a = await start_server(redis=redis.url, rate=0)
+    b = await start_server(redis=proxy.url)
+    alice = await Client.join(a.port, "Alice")
+    bob = await Client.join(b.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    await proxy.cut()
+    await bob.until(lambda line: line.startswith("*** the chat is degraded"))
+    carol = await Client.join(a.port, "Carol")
+    for i in range(300):  # an entry each: Redis trims whole blocks of 100 entries
+        alice.send(f"line {i}", f"/ping {i}")
+        await alice.until(f"*** pong {i}".__eq__)
+    client = Redis.from_url(redis.url)
+    try:
+        info = await client.xinfo_stream("asyncchat:log")
+    finally:
+        await client.aclose()
+    first = int(info["first-entry"][1][b"n"])
+    assert first > 100, info  # trimmed: what B missed is gone from the log
+    await proxy.open()
+    missed = await bob.until("*** the chat is back".__eq__)
+    assert not [line for line in missed if line.startswith("<Alice>")]
+    bob.send("/who")
+    assert await bob.line() == "*** Online (3): Alice, Bob, Carol"  # from the snapshot
+    alice.send("after the gap")
+    assert await bob.line() == "<Alice> after the gap"
+    await carol.until("<Alice> after the gap".__eq__)

@@ -108,7 +108,7 @@ class ClusterDispatcher(Dispatcher):
         self._claims: set[asyncio.Task[None]] = set()
 
     def handlers(self) -> Handlers:
-        return Handlers(self.entries, self.failed, self.down, self.up, self.names_lost)
+        return Handlers(self.entries, self.failed, self.down, self.up, self.reload, self.names_lost)
 
     def _here(self, id: int) -> bool:
         return node_of(id) == self.node
@@ -419,7 +419,7 @@ class ClusterDispatcher(Dispatcher):
     def reload(self, snapshot: Snapshot) -> None:
         """Others' sessions and topics as a snapshot has them."""
         listed = {state.id for state in snapshot.states}
-        for node in self._cluster.nodes():
+        for node in self._cluster.nodes() & snapshot.nodes:  # the others' syncs will come
             gone = [s for s in self._cluster.sessions_of(node) if s.id not in listed]
             self.local(self._hub.departed(gone, LeaveReason.CLOSED))
         for state in snapshot.states:

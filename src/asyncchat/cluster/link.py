@@ -34,7 +34,7 @@ try:
     from redis import asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import RedisError
 except ImportError:  # pragma: no cover - the extra is not installed
     aioredis = None  # type: ignore[assignment]
 
@@ -82,9 +82,12 @@ class Outgoing:
 
 @dataclass(slots=True)
 class Snapshot:
-    """The cluster as of log position `last_id`."""
+    """The cluster as of log position `last_id` (sequence number `seq`)."""
 
     last_id: str
+    seq: int
+    nodes: set[int]
+    """The other nodes alive: their sessions are all in `states`."""
     states: list[SessionState]
     topics: dict[str, str]
     accounts: list[Account]
@@ -102,6 +105,7 @@ class Handlers:
     down: Callable[[], None]
     up: Callable[[Snapshot | None, bool], None]
     """(a snapshot if the log had a gap, whether others had declared this node lost)."""
+    reload: Callable[[Snapshot], None]
     names_lost: Callable[[list[int]], None]
 
 
@@ -138,11 +142,13 @@ class Link:
         self._beat = self._redis.register_script(scripts.BEAT)
         self._reap = self._redis.register_script(scripts.REAP)
         self._snapshot = self._redis.register_script(scripts.SNAPSHOT)
+        self._append = self._redis.register_script(scripts.APPEND)
         self._trim_rooms = self._redis.register_script(scripts.TRIM_ROOMS)
         self._queue: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_id = "0-0"
+        self._read_seq = 0
         self._handlers: Handlers | None = None
         self._recovering: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -173,9 +179,9 @@ class Link:
         log.info("node %d of the cluster at %s", self.node, self.url)
         return snapshot
 
-    def start(self, handlers: Handlers, last_id: str) -> None:
+    def start(self, handlers: Handlers, snapshot: Snapshot) -> None:
         self._handlers = handlers
-        self._last_id = last_id
+        self._last_id, self._read_seq = snapshot.last_id, snapshot.seq
         self._spawn(self._read())
         self._writer = self._spawn(self._write())
         self._spawn(self._heartbeat())
@@ -196,9 +202,9 @@ class Link:
 
     async def snapshot(self) -> Snapshot:
         keys = [f"{PREFIX}:{k}" for k in ("nodes", "log", "topics", "accounts", "bans", "mutes")]
-        keys.append(f"{PREFIX}:rooms")
+        keys += [f"{PREFIX}:rooms", f"{PREFIX}:log-seq"]
         args: list[str | int] = [PREFIX, self.node, self._rooms, self._lines]
-        last, states, topics, accounts, bans, mutes, history = await self._snapshot(
+        last, states, topics, accounts, bans, mutes, history, seq, live = await self._snapshot(
             keys=keys, args=args, client=self._redis
         )
         pairs = iter(topics)
@@ -211,6 +217,8 @@ class Link:
                 log.warning("skipped a history line that could not be read")
         return Snapshot(
             last.decode(),
+            int(seq),
+            {int(node) for node in live},
             _each(load_state, states),
             {key.decode(): value.decode() for key, value in zip(pairs, pairs, strict=True)},
             _each(load_account, accounts),
@@ -321,8 +329,10 @@ class Link:
                     pipe.zadd(f"{PREFIX}:rooms", {record.room: record.time})
                     said = True
                 data = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
-                pipe.xadd(
-                    f"{PREFIX}:log", {"o": node, "d": data}, maxlen=LOG_LENGTH, approximate=True
+                await self._append(
+                    keys=[f"{PREFIX}:log", f"{PREFIX}:log-seq"],
+                    args=[LOG_LENGTH, node, data],
+                    client=pipe,
                 )
                 for id, keys in entry.release:
                     await self._release(
@@ -347,14 +357,28 @@ class Link:
             if not found:
                 continue
             entries = []
+            gap = False
             for id, fields in found[0][1]:
-                self._last_id = id.decode()
                 try:
-                    entries.append((int(fields[b"o"]), json.loads(fields[b"d"])))
+                    seq = int(fields[b"n"])
+                    entry = (int(fields[b"o"]), json.loads(fields[b"d"]))
                 except (KeyError, ValueError):
-                    log.warning("skipped log entry %s: not one of ours", self._last_id)
+                    log.warning("skipped log entry %s: not one of ours", id.decode())
+                    self._last_id = id.decode()
+                    continue
+                if seq != self._read_seq + 1:
+                    gap = True
+                    break
+                self._last_id, self._read_seq = id.decode(), seq
+                entries.append(entry)
             if entries and self._handlers is not None:
                 self._handlers.entries(entries)
+            if gap:
+                try:
+                    await self._reload(f"entries {self._read_seq + 1}.. were trimmed unread")
+                except (RedisError, OSError) as problem:
+                    self._fail(problem)
+                    return
 
     async def _heartbeat(self) -> None:
         while not self._closing:
@@ -364,7 +388,7 @@ class Link:
             try:
                 await self._beat_once()
                 await self._reap(
-                    keys=[f"{PREFIX}:nodes", f"{PREFIX}:log"],
+                    keys=[f"{PREFIX}:nodes", f"{PREFIX}:log", f"{PREFIX}:log-seq"],
                     args=[PREFIX, LOG_LENGTH],
                     client=self._redis,
                 )
@@ -406,7 +430,7 @@ class Link:
                 log.debug("Redis still unreachable: %s", problem)
                 continue
             if snapshot is not None:
-                self._last_id = snapshot.last_id
+                self._last_id, self._read_seq = snapshot.last_id, snapshot.seq
             self._uncertain = []
             if lost and self._handlers is not None:
                 self._handlers.failed(lost)
@@ -436,17 +460,24 @@ class Link:
                 return False
 
     async def _gap(self) -> Snapshot | None:
-        """A snapshot if entries after the last one read were trimmed away."""
-        try:
-            info = await self._redis.xinfo_stream(f"{PREFIX}:log")
-        except ResponseError:  # no log at all: Redis lost its data; the nodes resend theirs
-            return None
-        deleted = info.get("max-deleted-entry-id", b"0-0")
-        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        if _id(deleted) <= _id(self._last_id):
+        """A snapshot if entries after the last one read are gone (trimmed, or Redis
+        lost its data): the next entry's sequence number tells."""
+        found: Any = await self._redis.xrange(f"{PREFIX}:log", "(" + self._last_id, "+", count=1)
+        if found:
+            seq = int(found[0][1].get(b"n", 0))
+        else:
+            seq = int(await self._redis.get(f"{PREFIX}:log-seq") or 0) + 1
+        if seq == self._read_seq + 1:
             return None
         log.warning("the log moved on past this node while it was away; reading a snapshot")
         return await self.snapshot()
+
+    async def _reload(self, why: str) -> None:
+        log.warning("%s; reading a snapshot", why)
+        snapshot = await self.snapshot()
+        self._last_id, self._read_seq = snapshot.last_id, snapshot.seq
+        if self._handlers is not None:
+            self._handlers.reload(snapshot)
 
     async def close(self, grace: float = 2.0) -> None:
         """Write what is queued (within `grace`), give up names and liveness, disconnect."""
@@ -466,11 +497,6 @@ class Link:
                     pipe.delete(self._key("node"), self._key("sessions"), self._key("held"))
                     await pipe.execute()
         await self._redis.aclose()
-
-
-def _id(text: str) -> tuple[int, int]:
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _each(load: Callable[[bytes], Any], values: list[bytes]) -> list[Any]:

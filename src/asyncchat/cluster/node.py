@@ -25,7 +25,7 @@ class Node:
 
     def start(self) -> None:
         """Read the log from the snapshot on: from here on the node is live."""
-        self.link.start(self.dispatch.handlers(), self.snapshot.last_id)
+        self.link.start(self.dispatch.handlers(), self.snapshot)
 
     async def close(self) -> None:
         """After the hub's shutdown was dispatched: the others are told, then we go."""

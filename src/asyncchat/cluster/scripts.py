@@ -60,8 +60,16 @@ end
 return {lost, gone}
 """
 
+APPEND = """
+-- KEYS: log, its sequence counter. ARGV: log length, origin node, entry JSON.
+-- Each entry carries the log's next sequence number: a reader that sees one
+-- missing knows entries were trimmed before it read them.
+local n = redis.call('INCR', KEYS[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'o', ARGV[2], 'n', n, 'd', ARGV[3])
+"""
+
 REAP = """
--- KEYS: nodes set, log. ARGV: prefix, log length
+-- KEYS: nodes set, log, its sequence counter. ARGV: prefix, log length
 -- Each node whose liveness key expired is announced lost, once.
 local found = {}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -70,7 +78,8 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], node)
     if redis.call('SET', p .. ':lost:' .. node, '1', 'NX', 'PX', 600000) then
       redis.call('DEL', p .. ':sessions:' .. node, p .. ':held:' .. node)
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'o', '0',
+      local n = redis.call('INCR', KEYS[3])
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'o', '0', 'n', n,
                  'd', '{"lost":' .. node .. '}')
       table.insert(found, node)
     end
@@ -80,7 +89,7 @@ return found
 """
 
 SNAPSHOT = """
--- KEYS: nodes set, log, topics, accounts, bans, mutes, rooms zset.
+-- KEYS: nodes set, log, topics, accounts, bans, mutes, rooms zset, log sequence.
 -- ARGV: prefix, this node, rooms to read, lines per room.
 -- Everything a node needs to start, as of one log position.
 local p = ARGV[1]
@@ -88,8 +97,10 @@ local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local id = '0-0'
 if #last > 0 then id = last[1][1] end
 local sessions = {}
+local live = {}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', p .. ':node:' .. node) == 1 then
+    table.insert(live, node)
     for _, state in ipairs(redis.call('HVALS', p .. ':sessions:' .. node)) do
       table.insert(sessions, state)
     end
@@ -102,7 +113,8 @@ for _, room in ipairs(rooms) do
   for i = #lines, 1, -1 do table.insert(history, lines[i][2][2]) end
 end
 return {id, sessions, redis.call('HGETALL', KEYS[3]), redis.call('HVALS', KEYS[4]),
-        redis.call('HVALS', KEYS[5]), redis.call('HVALS', KEYS[6]), history}
+        redis.call('HVALS', KEYS[5]), redis.call('HVALS', KEYS[6]), history,
+        tonumber(redis.call('GET', KEYS[8]) or '0'), live}
 """
 
 TRIM_ROOMS = """
