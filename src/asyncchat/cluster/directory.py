@@ -96,12 +96,14 @@ class ClusterDirectory(Registry[P]):
 
     def _index(self, session: Session[P], name: Name) -> None:
         """Index `session` under `name`. A different holder still indexed there is a
-        mirror not yet told of its rename or departure (Redis said the name is
-        free): it loses the index, not its place in its rooms."""
+        mirror not yet told of its rename or departure (Redis gave the name to
+        this one): it loses that entry, not its place in its rooms. A session of
+        this node keeps its index against another node's: Redis gave it the name,
+        so the other's state is the stale one."""
         for table, key in ((self._by_key, name.key), (self._by_look, name.skeleton)):
             holder = table.get(key)
-            if holder is not None and holder is not session:
-                self._unindex(holder)
+            if holder is not None and self.is_local(holder) and not self.is_local(session):
+                continue
             table[key] = session
 
     def _unindex(self, session: Session[P]) -> None:
