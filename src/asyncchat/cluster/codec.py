@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from enum import Enum
@@ -32,6 +33,10 @@ class BadEntry(ValueError):
     """An entry this node cannot read (another version wrote it, or a stranger)."""
 
 
+READ_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError)
+"""What reading a malformed value can raise, all reported as BadEntry."""
+
+
 def dump(value: Any) -> Any:
     """A dataclass (nested too), enum, tuple or frozenset as plain JSON values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -46,9 +51,12 @@ def dump(value: Any) -> Any:
 def load(kind: Any, value: Any) -> Any:
     """The inverse of `dump`, led by the type `kind`."""
     if kind in (str, int, float, bool) or kind is Any:
-        if kind is float and isinstance(value, int):
-            return float(value)
-        if kind is not Any and not isinstance(value, kind):
+        if kind is float and type(value) in (int, float):
+            value = float(value)  # OverflowError for a huge int: see READ_ERRORS
+            if not math.isfinite(value):
+                raise BadEntry(f"expected a finite number, got {value}")
+            return value
+        if kind is not Any and type(value) is not kind:  # not isinstance: True is no int
             raise BadEntry(f"expected {kind.__name__}, got {value!r:.40}")
         return value
     if isinstance(kind, type) and issubclass(kind, Enum):
@@ -101,12 +109,35 @@ def load_event(value: Any) -> Event:
     try:
         name, fields = value
         if name == "Said":
-            (room, time, sender, text, action, id), shown, tags = fields
-            record = Record(room, float(time), sender, text, bool(action), int(id))
-            return Said(record, shown, tuple((str(k), str(v)) for k, v in tags))
+            said = _said(fields)
+            if said is not None:
+                return said
         return cast(Event, load(EVENTS[name], fields))
-    except (KeyError, TypeError, ValueError) as problem:
+    except READ_ERRORS as problem:
         raise BadEntry(f"not an event: {problem}") from None
+
+
+def _said(fields: Any) -> Said | None:
+    """A public line the short way, if every field has its exact type (else the
+    general path reads it, or says what is wrong)."""
+    (room, time, sender, text, action, id), shown, tags = fields
+    if not (
+        type(room) is str
+        and type(sender) is str
+        and type(text) is str
+        and type(shown) is str
+        and type(action) is bool
+        and type(id) is int
+        and type(time) is float
+        and math.isfinite(time)
+        and all(
+            type(tag) is list and len(tag) == 2 and type(tag[0]) is str and type(tag[1]) is str
+            for tag in tags
+        )
+    ):
+        return None
+    record = Record(room, time, sender, text, action, id)
+    return Said(record, shown, tuple((k, v) for k, v in tags))
 
 
 def dump_target(target: Target) -> list[Any]:
@@ -117,7 +148,7 @@ def load_target(value: Any) -> Target:
     try:
         name, fields = value
         return cast(Target, load(TARGETS[name], fields))
-    except (KeyError, TypeError, ValueError) as problem:
+    except READ_ERRORS as problem:
         raise BadEntry(f"not an address: {problem}") from None
 
 
@@ -145,8 +176,12 @@ def load_mute(text: str | bytes) -> Mute:
     return cast(Mute, _load_json(Mute, text))
 
 
+def load_record(text: str | bytes) -> Record:
+    return cast(Record, _load_json(Record, text))
+
+
 def _load_json(kind: type[Any], text: str | bytes) -> Any:
     try:
         return load(kind, json.loads(text))
-    except (TypeError, ValueError) as problem:
+    except READ_ERRORS as problem:
         raise BadEntry(f"not a {kind.__name__}: {problem}") from None

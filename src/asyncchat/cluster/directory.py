@@ -73,7 +73,16 @@ class SharedRoom(Room[P]):
 class ClusterDirectory(Registry[P]):
     """Names and rooms of the whole cluster, as this node knows them."""
 
-    __slots__ = ("_changed", "_gone", "_remote", "_renamed", "_topics", "node", "placeholder")
+    __slots__ = (
+        "_changed",
+        "_gone",
+        "_remote",
+        "_renamed",
+        "_shadowed",
+        "_topics",
+        "node",
+        "placeholder",
+    )
 
     def __init__(self, node: int, placeholder: P) -> None:
         """`placeholder` is the peer of other nodes' sessions: never written to."""
@@ -85,6 +94,8 @@ class ClusterDirectory(Registry[P]):
         self._gone: list[SessionState] = []
         self._renamed: list[SessionState] = []
         self._topics: dict[str, str] = {}
+        self._shadowed: dict[str, Session[P]] = {}
+        """Another node's session kept out of a name's entry by one of ours, by key."""
 
     def is_local(self, session: Session[P]) -> bool:
         return node_of(session.id) == self.node
@@ -103,15 +114,22 @@ class ClusterDirectory(Registry[P]):
         for table, key in ((self._by_key, name.key), (self._by_look, name.skeleton)):
             holder = table.get(key)
             if holder is not None and self.is_local(holder) and not self.is_local(session):
+                self._shadowed[key] = session  # it gets the entry when ours goes
                 continue
             table[key] = session
 
     def _unindex(self, session: Session[P]) -> None:
-        if self._by_key.get(session.key) is session:
-            del self._by_key[session.key]
         look = Name(session.name, session.key).skeleton
-        if self._by_look.get(look) is session:
-            del self._by_look[look]
+        for table, key in ((self._by_key, session.key), (self._by_look, look)):
+            if table.get(key) is session:
+                del table[key]
+                waiting = self._shadowed.pop(key, None)
+                if waiting is not None and self._remote.get(waiting.id) is waiting:
+                    shown = Name(waiting.name, waiting.key)
+                    if key in (shown.key, shown.skeleton):
+                        table[key] = waiting
+            elif self._shadowed.get(key) is session:
+                del self._shadowed[key]
 
     def _note(self, session: Session[P]) -> None:
         if self.is_local(session):

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncchat.cluster import scripts
-from asyncchat.cluster.codec import BadEntry, dump, load_account, load_ban, load_mute, load_state
+from asyncchat.cluster.codec import (
+    BadEntry,
+    dump,
+    load_account,
+    load_ban,
+    load_mute,
+    load_record,
+    load_state,
+)
 from asyncchat.cluster.directory import NODE_SHIFT, SessionState
 from asyncchat.core.accounts import Account
 from asyncchat.core.events import Record
@@ -208,13 +216,6 @@ class Link:
             keys=keys, args=args, client=self._redis
         )
         pairs = iter(topics)
-        records = []
-        for line in history:
-            try:
-                room, time, sender, text, action, id = json.loads(line)
-                records.append(Record(room, float(time), sender, text, bool(action), int(id)))
-            except (TypeError, ValueError):
-                log.warning("skipped a history line that could not be read")
         return Snapshot(
             last.decode(),
             int(seq),
@@ -224,7 +225,7 @@ class Link:
             _each(load_account, accounts),
             _each(load_ban, bans),
             _each(load_mute, mutes),
-            records,
+            _each(load_record, history),
         )
 
     async def claim(self, id: int, name: Name, force: bool) -> str | None:
