@@ -280,3 +280,51 @@ async def test_redis_keeps_history_within_history_keep_and_max_rows(
         "second": ["second 1", "second 2"],
         "third": ["third 1", "third 2"],
     }
+
+
+async def register_operator(port: int) -> Client:
+    op = await Client.join(port, "Op")
+    op.send("/register sesame-open-42")
+    await op.until(lambda line: "registered" in line)
+    return op
+
+
+async def test_a_kick_from_another_node_removes_the_user_there_once(node: StartServer) -> None:
+    a, b = await node(oper=("Op",)), await node(oper=("Op",))
+    op = await register_operator(a.port)
+    mallory = await Client.join(b.port, "Mallory")
+    bob = await Client.join(b.port, "Bob")
+    await op.until("*** Bob joined (3 online)".__eq__)
+    op.send("/kick Mallory spam")
+    await mallory.closed()
+    op.send("after the kick")
+    # B dropped her when the kick arrived: no second leave when her socket closed.
+    assert await bob.until("<Op> after the kick".__eq__) == [
+        "*** Mallory left (kicked by Op: spam)",
+        "<Op> after the kick",
+    ]
+    bob.send("/who")
+    assert await bob.line() == "*** Online (2): Bob, Op"
+
+
+async def test_signing_in_on_another_node_takes_over_the_ghost_once(node: StartServer) -> None:
+    a, b = await node(), await node()
+    alice = await Client.join(a.port, "Alice")
+    alice.send("/register open-sesame-42")
+    await alice.until(lambda line: "registered" in line)
+    bob = await Client.join(b.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    again = await Client.connect(b.port)
+    await again.line()
+    again.send("Alice")
+    assert "password" in (await again.line()).lower()
+    again.send("open-sesame-42")
+    assert (await again.line()).startswith("*** Hello Alice!")
+    assert (await alice.closed()).endswith(b"*** signed in elsewhere\r\n")
+    again.send("back")  # after the old socket closed: what its node said of it came first
+    seen = await bob.until("<Alice> back".__eq__)
+    assert [line for line in seen if "Alice" in line] == [
+        "*** Alice left (signed in elsewhere)",
+        "*** Alice joined (2 online)",
+        "<Alice> back",
+    ]

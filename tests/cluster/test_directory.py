@@ -66,9 +66,27 @@ def state(
 
 
 def forget(directory: ClusterDirectory[str], session: Session[str]) -> None:
-    """Remove a session as the hub does (it is GONE right after)."""
-    directory.remove(session)
-    session.state = State.GONE
+    """Remove a session as its own node's news does: a local one as the hub does (it
+    is GONE right after), another node's as the mirror does (GONE first)."""
+    if directory.is_local(session):
+        directory.remove(session)
+        session.state = State.GONE
+    else:
+        session.state = State.GONE
+        directory.remove(session)
+
+
+def test_a_mirror_removed_by_this_node_s_decision_is_published_as_evicted(
+    directory: ClusterDirectory[str],
+) -> None:
+    """A kick, a ban or a ghost taken over: the hub removes the session while it is
+    still CHATTING; its own node must drop it too."""
+    bob, _ = directory.upsert(state(remote_id(2, 1), "Bob", "lobby"))
+    directory.remove(bob)
+    changes = directory.drain()
+    assert changes.evicted == [bob.id]
+    assert changes.gone == []
+    assert directory.remote(bob.id) is None
 
 
 def test_a_node_number_is_in_the_high_bits_of_an_id() -> None:

@@ -150,3 +150,79 @@ async def test_a_node_cut_off_while_the_log_moves_past_it_reloads_a_snapshot(
     alice.send("after the gap")
     assert await bob.line() == "<Alice> after the gap"
     await carol.until("<Alice> after the gap".__eq__)
+
+
+async def test_an_outage_longer_than_the_names_ttl_keeps_everyone_and_their_names(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a = await node()
+    alice = await Client.join(a.port, "Alice")
+    await redis.stop()
+    await alice.until(lambda line: line.startswith("*** the chat is degraded"))
+    await asyncio.sleep(TTL + HEARTBEAT)  # the outage's length is the behaviour tested
+    await redis.start()
+    seen = await alice.until("*** the chat is back".__eq__, timeout=link.BACKOFF_MOST + 5)
+    assert not [line for line in seen if "taken" in line], seen
+    other = await Client.connect(a.port)
+    await other.line()
+    other.send("Alice")  # its key expired in Redis meanwhile; the node set it again
+    assert await other.line() == "*** error: the name 'Alice' is taken"
+    alice.send("still here")
+    await alice.quiet()
+
+
+async def test_after_redis_loses_its_data_nodes_resync_and_numbers_are_not_reused(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a, b = await node(), await node()
+    alice = await Client.join(a.port, "Alice")
+    bob = await Client.join(b.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    numbers = {server.node.link.node for server in (a, b) if server.node is not None}
+    client = Redis.from_url(redis.url)
+    try:
+        await client.flushall()
+        # Each node's next beat finds itself forgotten and says again who it has.
+        for _ in range(int(3 * HEARTBEAT / 0.05)):
+            if all([await client.exists(f"asyncchat:sessions:{n}") for n in numbers]):
+                break
+            await asyncio.sleep(0.05)  # polling Redis, another process
+        else:
+            raise AssertionError("the nodes did not say again who they have")
+    finally:
+        await client.aclose()
+    c = await node()
+    assert c.node is not None
+    assert c.node.link.node not in numbers
+    taken = await Client.connect(c.port)
+    await taken.line()
+    taken.send("Alice")
+    assert await taken.line() == "*** error: the name 'Alice' is taken"
+    carol = await Client.join(c.port, "Carol")
+    carol.send("Bob: only for Bob")
+    assert await carol.line() == "-> *Bob* only for Bob"
+    assert (await bob.until(lambda line: "only for" in line))[-1] == "*Carol* only for Bob"
+    alice.send("/ping after")
+    assert not [line for line in await alice.until("*** pong after".__eq__) if "only" in line]
+
+
+async def test_a_node_cut_off_and_back_several_times_keeps_one_order(
+    start_server: StartServer, redis: RedisServer
+) -> None:
+    proxy = Cuttable(redis.port)
+    await proxy.open()
+    a = await start_server(redis=redis.url, rate=0)
+    b = await start_server(redis=proxy.url, rate=0)
+    alice = await Client.join(a.port, "Alice")
+    bob = await Client.join(b.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    for _ in range(4):
+        await proxy.cut()
+        await bob.until(lambda line: line.startswith("*** the chat is degraded"))
+        await proxy.open()
+        await bob.until("*** the chat is back".__eq__, timeout=link.BACKOFF_MOST + 5)
+    count = 2000
+    for start in range(0, count, 10):  # a ping between chunks: one entry each
+        bob.send(*(f"n {i}" for i in range(start, start + 10)), "/ping")
+    lines = [await alice.line() for _ in range(count)]
+    assert lines == [f"<Bob> n {i}" for i in range(count)]

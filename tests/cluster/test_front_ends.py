@@ -44,6 +44,9 @@ async def test_irc_web_and_line_users_on_two_nodes_talk(node: StartServer) -> No
 
     irc.send("NICK Irene")
     assert await nc.until("*** Iris is now Irene".__eq__)
+    nc.send("/msg Irene after the rename")  # the IRC client is told as its new nick
+    private = (await irc.until(lambda m: m.command == "PRIVMSG" and "after" in m.params[-1]))[-1]
+    assert private.params[0] == "Irene"
     await web.send({"type": "who"})
     who = await web.of_type("online")
     assert sorted(who["names"]) == ["Irene", "Nick", "Webb"]

@@ -46,10 +46,14 @@ class Changes:
     """Sessions that left: their last state (its names are to be released)."""
     renamed: list[SessionState] = field(default_factory=list)
     """The state before each rename (the old name is to be released)."""
-    topics: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str | None] = field(default_factory=dict)
+    """A room's new topic; None: the room is gone (its topic is forgotten)."""
+    evicted: list[int] = field(default_factory=list)
+    """Other nodes' sessions this node removed (a kick, a ban, a ghost): their nodes
+    drop them too."""
 
     def __bool__(self) -> bool:
-        return bool(self.states or self.gone or self.renamed or self.topics)
+        return bool(self.states or self.gone or self.renamed or self.topics or self.evicted)
 
 
 class SharedRoom(Room[P]):
@@ -75,6 +79,7 @@ class ClusterDirectory(Registry[P]):
 
     __slots__ = (
         "_changed",
+        "_evicted",
         "_gone",
         "_remote",
         "_renamed",
@@ -93,7 +98,8 @@ class ClusterDirectory(Registry[P]):
         self._changed: dict[int, Session[P]] = {}
         self._gone: list[SessionState] = []
         self._renamed: list[SessionState] = []
-        self._topics: dict[str, str] = {}
+        self._topics: dict[str, str | None] = {}
+        self._evicted: list[int] = []
         self._shadowed: dict[str, Session[P]] = {}
         """Another node's session kept out of a name's entry by one of ours, by key."""
 
@@ -147,12 +153,14 @@ class ClusterDirectory(Registry[P]):
     def remove(self, session: Session[P]) -> None:
         if self.is_local(session):
             self._gone.append(self.state_of(session))
-            self._changed.pop(session.id, None)
         else:
             self._remote.pop(session.id, None)
+            if session.state is State.CHATTING:  # this node's decision, not a mirror's update
+                self._evicted.append(session.id)
         self._unindex(session)
         for room in list(session.rooms):
             self.leave(session, room)
+        self._changed.pop(session.id, None)
 
     def enter(self, session: Session[P], room: Name) -> None:
         if room.key not in self._rooms:
@@ -175,6 +183,8 @@ class ClusterDirectory(Registry[P]):
             found.remove_remote(session)
         if not found.members and not found.remote:
             del self._rooms[room]
+            if found.topic:
+                self._topics[room] = None
         del session.rooms[room]
         if session.room == room:
             session.room = next(reversed(session.rooms), "")
@@ -251,9 +261,9 @@ class ClusterDirectory(Registry[P]):
         session.away = state.away
         return session, old_key if old_key != state.key else None
 
-    def apply_topic(self, room: str, topic: str) -> None:
+    def apply_topic(self, room: str, topic: str | None) -> None:
         """Another node's /topic (the room may be gone here meanwhile)."""
-        if room in self._rooms:
+        if room in self._rooms and topic is not None:
             super().set_topic(room, topic)
 
     def sessions_of(self, node: int) -> list[Session[P]]:
@@ -277,6 +287,8 @@ class ClusterDirectory(Registry[P]):
             self._gone,
             self._renamed,
             self._topics,
+            self._evicted,
         )
         self._changed, self._gone, self._renamed, self._topics = {}, [], [], {}
+        self._evicted = []
         return changes

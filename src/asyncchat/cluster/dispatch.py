@@ -25,8 +25,16 @@ from asyncchat.cluster.codec import (
     load_target,
 )
 from asyncchat.cluster.directory import ClusterDirectory, SessionState, node_of
-from asyncchat.cluster.link import Handlers, Link, Outgoing, Snapshot, Unreachable, name_keys
-from asyncchat.cluster.stores import SharedHistory, SharedKept
+from asyncchat.cluster.link import (
+    Claimed,
+    Handlers,
+    Link,
+    Outgoing,
+    Snapshot,
+    Unreachable,
+    name_keys,
+)
+from asyncchat.cluster.stores import KeptWrite, SharedHistory, SharedKept
 from asyncchat.core.accounts import Account
 from asyncchat.core.effects import (
     ClaimName,
@@ -49,13 +57,14 @@ from asyncchat.core.events import (
     Notice,
     Private,
     Said,
+    SignedInElsewhere,
     Tagged,
 )
 from asyncchat.core.hub import Hub
 from asyncchat.core.hub.routing import NO_NAME, NOT_SENT
 from asyncchat.core.moderation import Ban, Mute
 from asyncchat.core.names import Name, name_key
-from asyncchat.core.registry import State
+from asyncchat.core.registry import Session, State
 from asyncchat.edge.outbox import Dispatcher, Peer
 from asyncchat.edge.passwords import PasswordWorker
 
@@ -66,6 +75,8 @@ BACK = "the chat is back"
 NAME_LOST = "your name was taken while this server was cut off from the chat; connect again"
 
 
+MAX_UNSENT = 10_000
+"""Account, ban and mute changes kept while Redis cannot be reached (bounded)."""
 MESSAGES = ("Said", "Private")
 """What a user sent that others were to receive: each lost one gets its own error."""
 
@@ -83,6 +94,7 @@ class ClusterDispatcher(Dispatcher):
         "_kept",
         "_link",
         "_senders",
+        "_unsent",
         "node",
     )
 
@@ -106,9 +118,18 @@ class ClusterDispatcher(Dispatcher):
         self._senders: set[int] = set()
         self._depth = 0
         self._claims: set[asyncio.Task[None]] = set()
+        self._unsent: list[tuple[list[Any], list[KeptWrite]]] = []
 
     def handlers(self) -> Handlers:
-        return Handlers(self.entries, self.failed, self.down, self.up, self.reload, self.names_lost)
+        return Handlers(
+            self.entries,
+            self.failed,
+            self.down,
+            self.up,
+            self.reload,
+            self.forgotten,
+            self.names_lost,
+        )
 
     def _here(self, id: int) -> bool:
         return node_of(id) == self.node
@@ -131,7 +152,8 @@ class ClusterDispatcher(Dispatcher):
     def deliver(self, events: Sequence[Event], to: Target) -> None:
         if type(to) is ToSession:
             if self._here(to.id):
-                self._senders.add(to.id)
+                if self._depth:  # answering a command: its sender, if something fails
+                    self._senders.add(to.id)
                 super().deliver(events, to)
                 return
         elif type(to) is ToSessions:
@@ -142,7 +164,7 @@ class ClusterDispatcher(Dispatcher):
             if not there:
                 return
             to = ToSessions(there)
-        elif type(to) is ToRoom and to.exclude:
+        elif type(to) is ToRoom and to.exclude and self._here(to.exclude):
             self._senders.add(to.exclude)
         self._batch.append([[dump_event(e) for e in events], dump_target(to)])
         if not self._depth:
@@ -161,6 +183,8 @@ class ClusterDispatcher(Dispatcher):
             payload["s"] = [dump(state) for state in changes.states]
         if changes.gone:
             payload["g"] = [state.id for state in changes.gone]
+        if changes.evicted:
+            payload["x"] = changes.evicted
         if changes.topics:
             payload["t"] = changes.topics
         if ops:
@@ -202,34 +226,56 @@ class ClusterDispatcher(Dispatcher):
         task.add_done_callback(self._claims.discard)
 
     async def _claim(self, effect: ClaimName) -> None:
+        try:
+            await self._claim_name(effect)
+        finally:  # the front end goes on reading, whatever became of the session
+            peer = self._peers.get(effect.session)
+            if peer is not None and peer.on_resume is not None:
+                peer.on_resume()
+
+    async def _claim_name(self, effect: ClaimName) -> None:
         name = Name(effect.display, effect.key)
         try:
-            holder = await self._link.claim(effect.session, name, effect.force)
+            claimed: Claimed | None = await self._link.claim(effect.session, name, effect.force)
         except Unreachable:
-            holder = None
-            reached = False
-        else:
-            reached = True
+            claimed = None
+        if claimed is not None and claimed.displaced is not None:
+            self._evict_ghost(claimed.displaced)
         session = self._hub.session(effect.session)
         if session is None:
-            if reached and holder is None:
+            if claimed is not None and claimed.holder is None:
                 await self._link.release(effect.session, name_keys(name))
             return
         session.busy = False
-        if not reached:
+        if claimed is None:
             to = ToSession(session.id)
             refused: list[Effect] = [Delivery(Error(ErrorCode.DEGRADED, NO_NAME), to)]
             if not effect.rename:
                 refused.append(Delivery(AskName(), to))
             self(refused)
-        else:
-            self(self._hub.claimed(effect, holder))
-            named = session.state is State.CHATTING and session.key == effect.key
-            if holder is None and not named:
-                await self._link.release(effect.session, name_keys(name))
-        peer = self._peers.get(effect.session)
-        if peer is not None and peer.on_resume is not None:
-            peer.on_resume()
+            return
+        self(self._hub.claimed(effect, claimed.holder))
+        named = session.state is State.CHATTING and session.key == effect.key
+        if claimed.holder is None and not named:
+            await self._link.release(effect.session, name_keys(name))
+
+    def _evict_ghost(self, id: int) -> None:
+        """A password took a name from session `id`, which this node may not have
+        known yet: its node closes it as signed in elsewhere."""
+        if self._here(id):
+            session = self._hub.session(id)
+            if session is not None and session.state is State.CHATTING:
+                self(self._ghosted(session))
+            return
+        if not self._link.publish(Outgoing({"ghost": [id]})):
+            log.warning("could not tell node %d that session %d is a ghost", node_of(id), id)
+
+    def _ghosted(self, session: Session[Peer]) -> list[Effect]:
+        return [
+            Delivery(SignedInElsewhere(), ToSession(session.id)),
+            *self._hub.leave(session, LeaveReason.GHOSTED),
+            Close(session.id),
+        ]
 
     # What the link reports.
 
@@ -242,7 +288,10 @@ class ClusterDispatcher(Dispatcher):
                 log.warning("skipped a log entry from node %d: %s", origin, problem)
             except Exception:  # a bug here must not stop the node reading the log
                 log.exception("could not apply a log entry from node %d", origin)
-        self._publish()  # what other nodes' decisions changed here (a kicked user's names)
+        try:
+            self._publish()  # what other nodes' decisions changed here (a kicked user's names)
+        except Exception:
+            log.exception("could not publish what the log changed here")
 
     def _apply(self, origin: int, payload: dict[str, Any]) -> None:
         hub, directory = self._hub, self._cluster
@@ -254,6 +303,10 @@ class ClusterDispatcher(Dispatcher):
             else:
                 log.warning("node %d is lost; its users left", node)
                 self.local(hub.departed(directory.sessions_of(node), LeaveReason.NODE_LOST))
+        for id in payload.get("ghost", ()):
+            session = hub.session(int(id)) if self._here(int(id)) else None
+            if session is not None and session.state is State.CHATTING:
+                self(self._ghosted(session))
         if mine:
             self._deliveries(payload)
             return
@@ -267,7 +320,7 @@ class ClusterDispatcher(Dispatcher):
                 _, old_key = directory.upsert(state)
                 if old_key is not None:
                     hub.renamed_elsewhere(old_key, state.key, state.name)
-        for id in payload.get("g", ()):
+        for id in (*payload.get("g", ()), *payload.get("x", ())):
             self._gone(int(id))
         for room, topic in payload.get("t", {}).items():
             directory.apply_topic(room, topic)
@@ -283,8 +336,8 @@ class ClusterDispatcher(Dispatcher):
             return
         session = self._cluster.remote(id)
         if session is not None:
-            self._cluster.remove(session)
             session.state = State.GONE
+            self._cluster.remove(session)
 
     def _deliveries(self, payload: dict[str, Any]) -> None:
         hub = self._hub
@@ -325,6 +378,8 @@ class ClusterDispatcher(Dispatcher):
     def _accepts(self, id: int, events: list[Event], sender: int) -> bool:
         """A private message to a session here: not if it ignores the sender."""
         private = events[0]
+        if type(private) is Tagged:
+            return id not in self._hub.ignorers_of(name_key(private.sender))
         if type(private) is not Private:
             return True
         session = self._hub.session(id)
@@ -378,8 +433,12 @@ class ClusterDispatcher(Dispatcher):
                     peer.finish()
 
     def failed(self, entries: list[Outgoing]) -> None:
-        """Entries that could not be written: their sender is told, once per message."""
+        """Entries that could not be written: their sender is told, once per message;
+        changes to accounts, bans and mutes (made here already) are sent again once
+        Redis is back."""
         for entry in entries:
+            if entry.kept and len(self._unsent) < MAX_UNSENT:
+                self._unsent.append((entry.payload.get("k", []), entry.kept))
             sender = next(iter(entry.senders), 0) if len(entry.senders) == 1 else 0
             if not sender or self._hub.session(sender) is None:
                 continue
@@ -395,7 +454,14 @@ class ClusterDispatcher(Dispatcher):
     def up(self, snapshot: Snapshot | None, was_lost: bool) -> None:
         self._hub.degraded = False
         self._resync(snapshot)
+        unsent, self._unsent = self._unsent, []
+        for ops, writes in unsent:
+            if not self._link.publish(Outgoing({"k": ops}, kept=writes)):
+                self._unsent.append((ops, writes))
         self.local([Delivery(Notice(BACK), ToEveryone())])
+
+    def forgotten(self) -> None:
+        self._resync(None)
 
     def _resync(self, snapshot: Snapshot | None) -> None:
         """After a cut: tell the others who is here (all of it), claim the names
@@ -426,6 +492,13 @@ class ClusterDispatcher(Dispatcher):
             self._cluster.upsert(state)
         for room, topic in snapshot.topics.items():
             self._cluster.apply_topic(room, topic)
+        hub = self._hub
+        for account in snapshot.accounts:
+            hub.account_saved(account)
+        for ban in snapshot.bans:
+            self(hub.ban_saved(ban))
+        for mute in snapshot.mutes:
+            hub.mute_saved(mute)
 
     def names_lost(self, ids: list[int]) -> None:
         """Sessions here whose names Redis gave to others while this node was away."""

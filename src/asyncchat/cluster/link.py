@@ -76,7 +76,7 @@ class Outgoing:
     payload: dict[str, Any]
     states: list[SessionState] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
-    topics: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str | None] = field(default_factory=dict)
     history: list[Record] = field(default_factory=list)
     kept: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(hash, field, value): a value of None deletes the field."""
@@ -86,6 +86,15 @@ class Outgoing:
     """This node's sessions to tell if it cannot be written."""
     replace: bool = False
     """`states` are all of this node's sessions (a sync): the others are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claim's answer: `holder` the name that holds it or looks like it (refused),
+    else `displaced` the session a forced claim took it from, if any."""
+
+    holder: str | None = None
+    displaced: int | None = None
 
 
 @dataclass(slots=True)
@@ -114,6 +123,8 @@ class Handlers:
     up: Callable[[Snapshot | None, bool], None]
     """(a snapshot if the log had a gap, whether others had declared this node lost)."""
     reload: Callable[[Snapshot], None]
+    forgotten: Callable[[], None]
+    """Redis no longer knew this node (its data was lost, or others declared it lost)."""
     names_lost: Callable[[list[int]], None]
 
 
@@ -160,12 +171,13 @@ class Link:
         self._handlers: Handlers | None = None
         self._recovering: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self._seq = 0
         self._uncertain: list[Outgoing] = []
+        """The batch in flight when Redis failed: written or not, the log will say."""
         self._sent_after = "0-0"
         """The last log id read when that batch was sent: it can only be after it."""
-        """The batch in flight when Redis failed: written or not, the log will say."""
 
     def _key(self, kind: str, node: int | None = None) -> str:
         return f"{PREFIX}:{kind}:{self.node if node is None else node}"
@@ -173,9 +185,14 @@ class Link:
     async def open(self) -> Snapshot:
         """Join the cluster: a node number, liveness, and the cluster as it is."""
         try:
-            self.node = int(await self._redis.incr(f"{PREFIX}:next-node"))
-            if self.node >= 1 << (52 - NODE_SHIFT):
-                raise RuntimeError(f"node numbers ran out in {self.url}: reset {PREFIX}:next-node")
+            while True:  # a number no live node has (the counter may be behind: see BEAT)
+                self.node = int(await self._redis.incr(f"{PREFIX}:next-node"))
+                if self.node >= 1 << (52 - NODE_SHIFT):
+                    raise RuntimeError(
+                        f"node numbers ran out in {self.url}: reset {PREFIX}:next-node"
+                    )
+                if await self._redis.set(self._key("node"), "1", nx=True, px=int(TTL * 1000)):
+                    break
             await self._beat(
                 keys=self._beat_keys(), args=[int(TTL * 1000), self.node], client=self._redis
             )
@@ -190,9 +207,16 @@ class Link:
     def start(self, handlers: Handlers, snapshot: Snapshot) -> None:
         self._handlers = handlers
         self._last_id, self._read_seq = snapshot.last_id, snapshot.seq
-        self._spawn(self._read())
-        self._writer = self._spawn(self._write())
+        self._run_tasks()
         self._spawn(self._heartbeat())
+
+    def _run_tasks(self) -> None:
+        """A reader and a writer: one of each, ever (an old reader may still block)."""
+        if self._reader is not None:
+            self._reader.cancel()
+        self._reader = self._spawn(self._read())
+        if self._writer is None or self._writer.done():
+            self._writer = self._spawn(self._write())
 
     def _spawn(self, work: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -206,6 +230,7 @@ class Link:
             self._key("held"),
             self._key("lost"),
             f"{PREFIX}:nodes",
+            f"{PREFIX}:next-node",
         ]
 
     async def snapshot(self) -> Snapshot:
@@ -228,14 +253,14 @@ class Link:
             _each(load_record, history),
         )
 
-    async def claim(self, id: int, name: Name, force: bool) -> str | None:
-        """None if the name is now this session's; else the name that holds it or looks
-        like it. Raises Unreachable."""
+    async def claim(self, id: int, name: Name, force: bool) -> Claimed:
+        """Claim a name for session `id` (`force`: from whoever holds it). Raises
+        Unreachable."""
         if not self.up:
             raise Unreachable
         value = f"{id} {name.display}"
         try:
-            holder = await self._claim(
+            status, info = await self._claim(
                 keys=[*name_keys(name), self._key("held")],
                 args=[value, f"{id} ", int(TTL * 1000), int(force)],
                 client=self._redis,
@@ -243,36 +268,52 @@ class Link:
         except (RedisError, OSError) as problem:
             self._fail(problem)
             raise Unreachable from None
-        return holder.decode() if holder else None
+        if status == b"taken":
+            return Claimed(holder=info.decode())
+        return Claimed(displaced=int(info) if info else None)
 
     async def release(self, id: int, keys: list[str]) -> None:
-        """Give names up now (a claim that was not used)."""
-        with contextlib.suppress(RedisError, OSError):
+        """Give names up now (a claim that was not used). A failure puts the link
+        down: the reconnect gives up whatever this node holds for no one."""
+        try:
             await self._release(
                 keys=[self._key("held")], args=[f"{id} ", *keys], client=self._redis
             )
+        except (RedisError, OSError) as problem:
+            self._fail(problem)
 
     async def reclaim(self, names: dict[int, Name]) -> list[int]:
-        """After a cut: give up what this node holds for sessions no longer here, and
-        claim its sessions' names again; the sessions whose names are now others'."""
+        """After a cut: give up what this node holds that is not one of its sessions'
+        names now, and claim those names again; the sessions whose names are others'."""
+        wanted = {
+            key: f"{id} {name.display}".encode()
+            for id, name in names.items()
+            for key in name_keys(name)
+        }
         try:
-            held: Any = await self._redis.smembers(self._key("held"))
-            for entry in held:
-                holder, _, key = bytes(entry).decode().partition(" ")
-                if int(holder) not in names:
-                    await self.release(int(holder), [key])
+            held: Any = await self._redis.hgetall(self._key("held"))
+            for raw_key, value in held.items():
+                key = bytes(raw_key).decode()
+                if wanted.get(key) != value:
+                    holder = bytes(value).decode().partition(" ")[0]
+                    await self._release(
+                        keys=[self._key("held")], args=[f"{holder} ", key], client=self._redis
+                    )
         except (RedisError, OSError) as problem:
             self._fail(problem)
             raise Unreachable from None
         lost = []
         for id, name in names.items():
-            if await self.claim(id, name, False) is not None:
+            if (await self.claim(id, name, False)).holder is not None:
                 lost.append(id)
         return lost
 
     def publish(self, entry: Outgoing) -> bool:
-        """Queue an entry; False if it cannot be (the link is down or too far behind)."""
-        if not self.up or len(self._queue) >= MAX_QUEUED:
+        """Queue an entry; False if it cannot be: the link is down, or Redis is so far
+        behind that the link is put down (the node resyncs when it comes back)."""
+        if self.up and len(self._queue) >= MAX_QUEUED:
+            self._fail(RuntimeError(f"{MAX_QUEUED} entries waiting to be written"))
+        if not self.up:
             return False
         self._seq += 1
         entry.payload["q"] = self._seq
@@ -282,12 +323,12 @@ class Link:
 
     async def _write(self) -> None:
         while not self._closing or self._queue:
+            if not self.up:
+                return
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if not self.up:
-                return
             batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
             self._sent_after = self._last_id
             try:
@@ -314,7 +355,10 @@ class Link:
                 if entry.gone:
                     pipe.hdel(sessions, *(str(id) for id in entry.gone))
                 for room, topic in entry.topics.items():
-                    pipe.hset(f"{PREFIX}:topics", room, topic)
+                    if topic is None:
+                        pipe.hdel(f"{PREFIX}:topics", room)
+                    else:
+                        pipe.hset(f"{PREFIX}:topics", room, topic)
                 for table, key, value in entry.kept:
                     if value is None:
                         pipe.hdel(f"{PREFIX}:{table}", key)
@@ -373,7 +417,10 @@ class Link:
                 self._last_id, self._read_seq = id.decode(), seq
                 entries.append(entry)
             if entries and self._handlers is not None:
-                self._handlers.entries(entries)
+                try:
+                    self._handlers.entries(entries)
+                except Exception:  # a bug there must not stop the reading
+                    log.exception("could not apply entries up to %s", self._last_id)
             if gap:
                 try:
                     await self._reload(f"entries {self._read_seq + 1}.. were trimmed unread")
@@ -387,7 +434,9 @@ class Link:
             if not self.up:
                 continue
             try:
-                await self._beat_once()
+                if await self._beat_once() and self._handlers is not None:
+                    log.warning("Redis had forgotten this node; telling the others who is here")
+                    self._handlers.forgotten()
                 await self._reap(
                     keys=[f"{PREFIX}:nodes", f"{PREFIX}:log", f"{PREFIX}:log-seq"],
                     args=[PREFIX, LOG_LENGTH],
@@ -395,9 +444,11 @@ class Link:
                 )
             except (RedisError, OSError) as problem:
                 self._fail(problem)
+            except Exception:  # the heartbeat must go on, or the node is declared lost
+                log.exception("heartbeat")
 
     async def _beat_once(self) -> bool:
-        """Beat now; True if this node had been declared lost."""
+        """Beat now; True if this node had been declared lost or Redis forgot it."""
         lost, gone = await self._beat(
             keys=self._beat_keys(), args=[int(TTL * 1000), self.node], client=self._redis
         )
@@ -409,6 +460,7 @@ class Link:
         if not self.up or self._closing:
             return
         self.up = False
+        self._wake.set()  # the writer sees it and ends
         log.warning("lost Redis at %s (%s); reconnecting", self.url, problem or type(problem))
         if self._handlers is not None:
             self._handlers.down()
@@ -437,10 +489,12 @@ class Link:
                 self._handlers.failed(lost)
             self.up = True
             log.warning("Redis at %s is back", self.url)
-            self._spawn(self._read())
-            self._writer = self._spawn(self._write())
+            self._run_tasks()
             if self._handlers is not None:
-                self._handlers.up(snapshot, was_lost)
+                try:
+                    self._handlers.up(snapshot, was_lost)
+                except Exception:
+                    log.exception("after reconnecting")
             return
 
     async def _written(self, batch: list[Outgoing]) -> bool:

@@ -1,60 +1,71 @@
 """The Lua scripts the nodes run in Redis: each is one atomic step.
 
 Name keys hold "GID DISPLAY" (the holding session's id, then the name as
-shown); a node's held set lists "GID KEY" for each key it holds, so its
-heartbeat refreshes only keys still its own.
+shown); a node's held hash maps each key it holds to that value, so its
+heartbeat refreshes only keys still its own (and sets again one that expired
+while it was away, if nobody took it).
 """
 
 CLAIM = """
--- KEYS: name key, look key, held set. ARGV: value, "GID ", ttl ms, force (1/0)
+-- KEYS: name key, look key, held hash. ARGV: value, "GID ", ttl ms, force (1/0)
+-- {'taken', the holder's name} or {'ok', the id of the session it was taken from}
 local mine = ARGV[2]
-local function holder(v) return string.sub(v, string.find(v, ' ') + 1) end
-local ghost = nil
+local function holder(v) return string.sub(v, string.find(v, ' ', 1, true) + 1) end
+local function owner(v) return string.match(v, '^(%d+) ') or '' end
+local ghost = ''
 local name = redis.call('GET', KEYS[1])
 if name and string.sub(name, 1, #mine) ~= mine then
-  if ARGV[4] ~= '1' then return holder(name) end
-  ghost = string.match(name, '^(%d+) ')
+  if ARGV[4] ~= '1' then return {'taken', holder(name)} end
+  ghost = owner(name)
 end
 local look = redis.call('GET', KEYS[2])
-if look and string.sub(look, 1, #mine) ~= mine and string.match(look, '^(%d+) ') ~= ghost then
-  return holder(look)
+if look and string.sub(look, 1, #mine) ~= mine and owner(look) ~= ghost then
+  return {'taken', holder(look)}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-redis.call('SADD', KEYS[3], mine .. KEYS[1], mine .. KEYS[2])
-return false
+redis.call('HSET', KEYS[3], KEYS[1], ARGV[1], KEYS[2], ARGV[1])
+return {'ok', ghost}
 """
 
 RELEASE = """
--- KEYS: held set. ARGV: "GID ", then the keys that GID gives up
+-- KEYS: held hash. ARGV: "GID ", then the keys that GID gives up
 local mine = ARGV[1]
 for i = 2, #ARGV do
   local v = redis.call('GET', ARGV[i])
   if v and string.sub(v, 1, #mine) == mine then redis.call('DEL', ARGV[i]) end
-  redis.call('SREM', KEYS[1], mine .. ARGV[i])
+  local h = redis.call('HGET', KEYS[1], ARGV[i])
+  if h and string.sub(h, 1, #mine) == mine then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return 0
 """
 
 BEAT = """
--- KEYS: node key, held set, lost marker, nodes set. ARGV: ttl ms, node
--- Keeps this node alive and its names held; returns {was it declared lost,
--- the ids of sessions whose names are no longer theirs}.
+-- KEYS: node key, held hash, lost marker, nodes set, node counter. ARGV: ttl ms, node
+-- Keeps this node alive and its names held (one that expired while the node was
+-- away is set again if nobody took it); returns {was this node declared lost or
+-- forgotten (its key expired, or Redis lost its data), the ids of sessions whose
+-- names others hold now}.
 local lost = redis.call('EXISTS', KEYS[3])
 if lost == 1 then redis.call('DEL', KEYS[3]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then lost = 1 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[2])
+if tonumber(redis.call('GET', KEYS[5]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[5], ARGV[2])  -- Redis lost its data: no new node gets this number
+end
 local gone = {}
-for _, entry in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local space = string.find(entry, ' ')
-  local gid = string.sub(entry, 1, space)
-  local key = string.sub(entry, space + 1)
-  local v = redis.call('GET', key)
-  if v and string.sub(v, 1, #gid) == gid then
+local held = redis.call('HGETALL', KEYS[2])
+for i = 1, #held, 2 do
+  local key, value = held[i], held[i + 1]
+  local now = redis.call('GET', key)
+  if now == value then
     redis.call('PEXPIRE', key, ARGV[1])
+  elseif not now then
+    redis.call('SET', key, value, 'PX', ARGV[1])
   else
-    redis.call('SREM', KEYS[2], entry)
-    table.insert(gone, string.sub(gid, 1, #gid - 1))
+    redis.call('HDEL', KEYS[2], key)
+    table.insert(gone, string.match(value, '^(%d+) ') or '0')
   end
 end
 return {lost, gone}
@@ -100,7 +111,7 @@ local sessions = {}
 local live = {}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', p .. ':node:' .. node) == 1 then
-    table.insert(live, node)
+    if redis.call('EXISTS', p .. ':sessions:' .. node) == 1 then table.insert(live, node) end
     for _, state in ipairs(redis.call('HVALS', p .. ':sessions:' .. node)) do
       table.insert(sessions, state)
     end

@@ -245,7 +245,7 @@ class Dispatcher:
 
     def deliver(self, events: Sequence[Event], to: Target) -> None:
         """Encode `events` once per wire format in use and send them to `to`."""
-        if type(to) is ToSession or type(to) is ToSessions:
+        if type(to) is ToSession or type(to) is ToSessions or type(to) is ToEveryone:
             self._personal(events, to)
             return
         if len(self._codecs) == 1:
@@ -284,7 +284,7 @@ class Dispatcher:
             if data:
                 peer.send(data)
 
-    def _personal(self, events: Sequence[Event], to: ToSession | ToSessions) -> None:
+    def _personal(self, events: Sequence[Event], to: ToSession | ToSessions | ToEveryone) -> None:
         """Each peer's own encoder, each encoder used once."""
         encoded: dict[Encode, bytes] = {}
         for peer in self._targets(to):

@@ -760,3 +760,16 @@ async def test_irc_over_tls_registers(start_server: StartServer, ca: trustme.CA,
     assert await bob.line() == "*** Alice joined (2 online)"
     alice.send("PRIVMSG #lobby :over tls")
     assert await bob.line() == "<Alice> over tls"
+
+
+async def test_a_wall_reaches_an_irc_client_as_a_notice_to_its_nick(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(irc_port=0, server_name=SERVER, oper=("Op",))
+    op = await Client.join(server.port, "Op")
+    op.send("/register sesame-open-42")
+    assert await op.line() == "*** 'Op' is registered to you"
+    alice = await IRC.register(irc_port(server), "Alice")
+    op.send("/wall maintenance at noon")
+    notice = (await alice.until(lambda m: m.command == "NOTICE"))[-1]
+    assert notice.params == ("Alice", "notice from Op: maintenance at noon")

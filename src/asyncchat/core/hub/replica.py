@@ -39,9 +39,9 @@ class Replica(HubBase[P]):
         for session in sessions:
             rooms = tuple(session.rooms)
             shown = self.directory.room_name(rooms[0]) if len(rooms) == 1 else ""
+            session.state = State.GONE  # before: a directory shared by nodes tells the two apart
             self.directory.remove(session)
             self._ignores.forget(session)
-            session.state = State.GONE
             if rooms:
                 effects.append(Delivery(Left(session.name, reason, None, shown), ToRooms(rooms)))
         return effects

@@ -162,6 +162,12 @@ class SignIn(HubBase[P]):
         if session is None or session.state is State.GONE:
             return []
         session.busy = False
+        if self.degraded:  # a change made now would be this node's alone
+            text = "the chat is degraded; nothing was changed, try again in a moment"
+            refused: list[Effect] = [self._error(session, ErrorCode.DEGRADED, text)]
+            return refused + (
+                [self._to(session, AskName())] if work.purpose is Purpose.SIGN_IN else []
+            )
         account = self.accounts.get(work.account)
         if work.purpose is Purpose.REGISTER or work.purpose is Purpose.NEW_SECRET:
             assert isinstance(result, str)

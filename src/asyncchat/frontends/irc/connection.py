@@ -125,6 +125,13 @@ class IRCConnection(LineConnection):
     def _personal(self) -> Personal:
         return Personal(self.state)
 
+    def _pump(self) -> None:
+        """Also after a name was claimed later (a cluster asks Redis): numerics
+        follow the name the hub gave."""
+        if self.session.state is State.CHATTING:
+            self.state.nick = self.session.name
+        super()._pump()
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self.connected and self.session.state is not State.GONE:
