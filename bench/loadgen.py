@@ -157,6 +157,13 @@ class BenchClient(asyncio.Protocol):
                 if stamp.isdigit():
                     self.sample.append(now - int(stamp))
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.registered.done():  # refused or cut: fail now, not after open_client's 600 s
+            why = f": {exc}" if exc else ""
+            self.registered.set_exception(
+                ConnectionError(f"{self.name!r} closed unregistered{why}")
+            )
+
     def send(self, data: bytes) -> None:
         assert self.transport is not None
         self.transport.write(data)
@@ -188,11 +195,15 @@ async def open_client(
 
 
 async def open_many(
-    port: int, make: list[Callable[[], tuple[str, int, list[int] | None]]], dialect: Dialect = LINE
+    port: int,
+    make: list[Callable[[], tuple[str, int, list[int] | None]]],
+    dialect: Dialect = LINE,
+    at_once: int = 200,
 ) -> list[BenchClient]:
-    """Open clients 200 at a time (the listen backlog stays small); IRC clients 8 at a
-    time (ngIRCd accepts a few a second and drops connects beyond its backlog)."""
-    limit = asyncio.Semaphore(8 if dialect is IRC else 200)
+    """Open clients 200 (`at_once`) at a time (the listen backlog stays small); IRC
+    clients 8 at a time (ngIRCd accepts a few a second and drops connects beyond its
+    backlog)."""
+    limit = asyncio.Semaphore(8 if dialect is IRC else at_once)
 
     async def one(spec: Callable[[], tuple[str, int, list[int] | None]]) -> BenchClient:
         async with limit:
@@ -245,6 +256,7 @@ async def fanout(
     dialect: Dialect = LINE,
     receivers_at: tuple[int, Dialect] | list[tuple[int, Dialect]] | None = None,
     mark: Callable[[str], None] | None = None,
+    at_once: int = 200,
 ) -> dict[str, float]:
     """S senders say M lines each to a room of R receivers (and each other).
 
@@ -253,7 +265,8 @@ async def fanout(
     the senders stay at `port`. With several places the sampled receivers are spread
     over them too, and each place's p99 is reported as `p99_ms_at<k>`.
     `mark("start")` is called once the room is quiet, just before the first line
-    is sent, and `mark("end")` when every line arrived (or patience ran out)."""
+    is sent, and `mark("end")` when every line arrived (or patience ran out).
+    `at_once`: how many clients connect and register at a time."""
     places = [receivers_at] if isinstance(receivers_at, tuple) else receivers_at or []
     per_receiver = senders * lines
     per_sender = (senders - 1) * lines
@@ -261,21 +274,28 @@ async def fanout(
     samples: list[int] = []
     sampled_at: list[list[int]] = [[] for _ in range(spread)]
     step = max(1, receivers // 10)
-    # Every step-th receiver, moved by k % spread so the sample covers every place
-    # (with one place: every step-th, as always).
-    sampled = {i + k % spread for k, i in enumerate(range(0, receivers, step))}
-    receiving = [
-        (lambda i=i: (f"r{i}", per_receiver, sampled_at[i % spread] if i in sampled else None))
-        for i in range(receivers)
-    ]
-    sending = [(lambda i=i: (f"s{i}", per_sender, None)) for i in range(senders)]
+    # About every step-th receiver, the k-th moved to place k % spread so the sample
+    # covers every place alike (with one place: every step-th, as always).
+    sampled = {
+        min(receivers - 1, i - i % spread + k % spread)
+        for k, i in enumerate(range(0, receivers, step))
+    }
+
+    def receiver(i: int) -> Callable[[], tuple[str, int, list[int] | None]]:
+        return lambda: (f"r{i}", per_receiver, sampled_at[i % spread] if i in sampled else None)
+
+    def sender(i: int) -> Callable[[], tuple[str, int, list[int] | None]]:
+        return lambda: (f"s{i}", per_sender, None)
+
+    receiving = [receiver(i) for i in range(receivers)]
+    sending = [sender(i) for i in range(senders)]
     if not places:
-        clients = await open_many(port, receiving + sending, dialect)
+        clients = await open_many(port, receiving + sending, dialect, at_once)
     else:
         clients = []
         for k, (at_port, at_dialect) in enumerate(places):
-            clients += await open_many(at_port, receiving[k::spread], at_dialect)
-        clients += await open_many(port, sending, dialect)
+            clients += await open_many(at_port, receiving[k::spread], at_dialect, at_once)
+        clients += await open_many(port, sending, dialect, at_once)
     try:
         await settle(clients)
         for client in clients:

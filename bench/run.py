@@ -28,6 +28,7 @@ import platform
 import pstats
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,11 @@ CLUSTER_KINDS = ("asyncchat-redis", "asyncchat-cluster")
 the receivers alternating between node A and node B, the senders on node A."""
 CLUSTER_SCENARIO_KINDS = ("relay", "asyncchat", *CLUSTER_KINDS)
 """Kinds that run the cluster- scenarios (relay and asyncchat: as plain fan-out)."""
+CLUSTER_AT_ONCE = 50
+"""Clients that connect and register at a time in cluster- scenarios (200 elsewhere).
+A node claims each name with its own Redis command, and redis-py's pool holds 100
+connections: past ~100 registrations in flight on one node its link reports
+"Too many connections", goes down, and the clients are refused (bench/README.md)."""
 
 
 @contextlib.contextmanager
@@ -96,14 +102,16 @@ def server(
         web = re.search(r"listening on [\d.]+:(\d+) \(web\)", text)
         WEB_PORTS[pid] = int(web[1]) if web else 0
         PROCESSES[pid] = {"server": pid}
+        PROFILED[pid] = [pid] if profile is not None else []
         yield int(found), pid
 
 
 def python(profile: Path | None, role: str) -> list[str]:
-    """The start of a command that runs Python, under cProfile if `profile`."""
+    """The start of a command that runs Python; with `profile`, under cProfile
+    (bench/profiled.py: only while a fan-out is measured) into `<profile>-<role>.prof`."""
     if profile is None:
         return [sys.executable]
-    return [sys.executable, "-m", "cProfile", "-o", f"{profile}-{role}.prof"]
+    return [sys.executable, str(HERE / "profiled.py"), f"{profile}-{role}.prof"]
 
 
 def asyncchat_command(
@@ -192,7 +200,9 @@ def cluster(kind: str, workdir: Path, profile: Path | None) -> Iterator[tuple[in
         pids: dict[str, int] = {}
         for role in ("node_a", "node_b") if kind == "asyncchat-cluster" else ("node_a",):
             command = asyncchat_command(kind, workdir, url, profile, role)
-            pid, port, _ = stack.enter_context(process(f"{kind}-{role}", command, workdir, LISTENING))
+            pid, port, _ = stack.enter_context(
+                process(f"{kind}-{role}", command, workdir, LISTENING)
+            )
             ports.append(int(port))
             pids[role] = pid
         pids["redis"] = redis_pid
@@ -200,6 +210,7 @@ def cluster(kind: str, workdir: Path, profile: Path | None) -> Iterator[tuple[in
         RECEIVER_PORTS[main] = ports
         PROCESSES[main] = pids
         REDIS_PORTS[main] = redis_port
+        PROFILED[main] = [pids[role] for role in pids if role != "redis"] if profile else []
         yield ports[0], main
 
 
@@ -215,6 +226,8 @@ PROCESSES: dict[int, dict[str, int]] = {}
 """Every server-side process of a server by role ("server"; or "node_a", "node_b",
 "redis"), whose CPU time the fan-out scenarios measure."""
 REDIS_PORTS: dict[int, int] = {}
+PROFILED: dict[int, list[int]] = {}
+"""The processes under bench/profiled.py, told by signals when to profile."""
 NGIRCD = "/usr/sbin/ngircd"
 NGIRCD_CONF = """[Global]
 Name = bench.test
@@ -242,7 +255,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, float]] = {
     "fanout-burst": dict(receivers=200, senders=10, lines=200),
     "fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
     "conns": dict(count=5000, rate=1000.0),
@@ -253,7 +266,7 @@ SCENARIOS = {
     "cluster-fanout-burst": dict(receivers=200, senders=10, lines=200),
     "cluster-fanout-paced": dict(receivers=1000, senders=10, lines=40, rate=4.0),
 }
-QUICK = {
+QUICK: dict[str, dict[str, float]] = {
     "fanout-burst": dict(receivers=50, senders=5, lines=50),
     "fanout-paced": dict(receivers=100, senders=5, lines=8, rate=4.0),
     "conns": dict(count=300, rate=1000.0),
@@ -315,9 +328,16 @@ async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) 
 
     def mark(phase: str) -> None:
         """The server-side CPU time of the measured part, process by process."""
+        if phase == "end":
+            for process in PROFILED.get(pid, ()):
+                os.kill(process, signal.SIGUSR2)
         now = {role: cpu_ns(process) for role, process in roles.items()}
         if phase == "start":
             before.update(now)
+            for process in PROFILED.get(pid, ()):
+                os.kill(process, signal.SIGUSR1)
+            if PROFILED.get(pid):
+                time.sleep(0.05)  # the profilers are on before the first line is sent
         else:
             spent.update({f"cpu_ms_{role}": (now[role] - before[role]) / 1e6 for role in roles})
 
@@ -331,6 +351,7 @@ async def one_run(scenario: str, params: dict[str, float], port: int, pid: int) 
             dialect=loadgen.IRC if scenario.startswith("irc-") and not mixed else loadgen.LINE,
             receivers_at=receivers_at,
             mark=mark,
+            at_once=CLUSTER_AT_ONCE if scenario.startswith("cluster-") else 200,
         )
     finally:
         if watcher is not None:
@@ -355,36 +376,64 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small numbers, one run")
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3)")
     parser.add_argument("--servers", default="relay,asyncchat,asyncchat-file")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=",".join(s for s in SCENARIOS if "cluster" not in s))
     parser.add_argument(
         "--baseline",
         type=Path,
         help="another asyncchat checkout, measured as server 'baseline' (add it to --servers)",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="KIND",
+        help="run this kind's server (a cluster's nodes) under cProfile and print where "
+        "the time went (its figures are then marked and not comparable)",
+    )
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        default=300,
+        help="seconds one run may take before it is given up as failed (default 300)",
+    )
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     table = QUICK if args.quick else SCENARIOS
-    loadgen.pin_self(1)
+    kinds = args.servers.split(",")
+    if args.profile and args.profile not in kinds:
+        parser.error(f"--profile {args.profile}: add it to --servers")
+    loadgen.pin_self(LOADGEN_CORE)
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = results_dir / f"{stamp}.jsonl"
+    profiles = results_dir / f"{stamp}-profile"
+    redis_stats: dict[str, dict[str, float]] = {}
+    profiled_cpu: dict[str, float] = {}
     medians: dict[tuple[str, str], dict[str, float]] = {}
-    kinds = args.servers.split(",")
     with tempfile.TemporaryDirectory() as tmp, open(out, "w") as jsonl:
         for scenario in args.scenarios.split(","):
             # Runs interleave the servers (relay, baseline, asyncchat, relay, ...),
             # so a drift of the machine's speed touches every server alike.
-            rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+            rows: dict[str, list[dict[str, float]]] = {}
             for run in range(runs):
                 for kind in kinds:
-                    if scenario.startswith("web-") and kind != "asyncchat-web":
-                        continue  # only that kind listens for WebSockets
-                    with server(kind, Path(tmp), args.baseline) as (port, pid):
-                        result = uvloop.run(one_run(scenario, table[scenario], port, pid))
-                    row = {
+                    if not runs_on(scenario, kind):
+                        continue
+                    profiled = kind == args.profile
+                    label = f"{kind}+cProfile" if profiled else kind
+                    profile = None
+                    if profiled:
+                        profiles.mkdir(exist_ok=True)
+                        profile = profiles / f"{scenario}-{kind}-run{run}"
+                    result, failure = measure(
+                        kind, scenario, table[scenario], Path(tmp), args, profile, redis_stats
+                    )
+                    for key, value in result.items() if profiled else ():
+                        if key.startswith("cpu_ms_"):
+                            role = key.removeprefix("cpu_ms_")
+                            profiled_cpu[role] = profiled_cpu.get(role, 0.0) + value
+                    row: dict[str, Any] = {
                         "scenario": scenario,
-                        "server": kind,
+                        "server": label,
                         "run": run,
                         **table[scenario],
                         **result,
@@ -393,27 +442,135 @@ def main() -> int:
                         "python": platform.python_version(),
                         "date": stamp,
                     }
+                    if not result:
+                        row["error"] = failure
+                        print(f"  {scenario:20} {label:17} run {run}: {row['error']}", flush=True)
                     jsonl.write(json.dumps(row) + "\n")
                     jsonl.flush()
-                    rows[kind].append(result)
+                    if not result:
+                        continue
+                    rows.setdefault(label, []).append(result)
                     print(
-                        f"  {scenario:13} {kind:15} run {run}: "
+                        f"  {scenario:20} {label:17} run {run}: "
                         + ", ".join(f"{k}={v:.4g}" for k, v in result.items()),
                         flush=True,
                     )
             for kind, results in rows.items():
-                if not results:
-                    continue
                 medians[(scenario, kind)] = {
-                    key: loadgen.median([r[key] for r in results]) for key in results[0]
+                    key: loadgen.median([r[key] for r in results if key in r]) for key in results[0]
                 }
     print_table(medians)
     print(f"\nresults: {out}")
+    if args.profile and profiles.exists():
+        report = profile_report(profiles, redis_stats, profiled_cpu)
+        summary = results_dir / f"{stamp}-profile.txt"
+        summary.write_text(report)
+        print(report)
+        print(f"profile: {summary} (raw cProfile files in {profiles})")
     return 0
 
 
+def measure(
+    kind: str,
+    scenario: str,
+    params: dict[str, float],
+    workdir: Path,
+    args: argparse.Namespace,
+    profile: Path | None,
+    redis_stats: dict[str, dict[str, float]],
+) -> tuple[dict[str, float], str]:
+    """One run on a fresh server: (its figures, "") or ({}, why it failed)."""
+    with server(kind, workdir, args.baseline, profile) as (port, pid):
+        if profile is not None and pid in REDIS_PORTS:
+            reset_redis_stats(REDIS_PORTS[pid])
+        try:
+            limit = args.run_timeout
+            return uvloop.run(bounded(one_run(scenario, params, port, pid), limit)), ""
+        except TimeoutError:
+            return {}, f"no result within --run-timeout {args.run_timeout:g} s"
+        except OSError as problem:  # a client refused or cut before the run
+            return {}, f"failed: {problem}"
+        finally:
+            if profile is not None and pid in REDIS_PORTS:
+                add_redis_stats(redis_stats, REDIS_PORTS[pid])
+
+
+def reset_redis_stats(port: int) -> None:
+    """Redis's per-command counters from zero (they then count the run, joins included)."""
+    import redis
+
+    with redis.Redis(port=port) as client:
+        client.config_resetstat()
+
+
+def add_redis_stats(into: dict[str, dict[str, float]], port: int) -> None:
+    import redis
+
+    with redis.Redis(port=port) as client:
+        found: dict[str, dict[str, float]] = client.info("commandstats")
+    for command, values in found.items():
+        total = into.setdefault(command.removeprefix("cmdstat_"), {"calls": 0, "usec": 0})
+        total["calls"] += values["calls"]
+        total["usec"] += values["usec"]
+
+
+def profile_report(
+    where: Path,
+    redis_stats: dict[str, dict[str, float]],
+    cpu_ms: dict[str, float],
+    top: int = 20,
+) -> str:
+    """Each role's profiles (summed over the runs): the top functions by own time and
+    by cumulative time; and Redis's busiest commands."""
+    out = io.StringIO()
+    if cpu_ms:
+        print(
+            "\nCPU time on core 0 while measured (schedstat, all runs, under cProfile):", file=out
+        )
+        print("  " + ", ".join(f"{role} {ms:.0f} ms" for role, ms in cpu_ms.items()), file=out)
+    by_role: dict[str, list[str]] = {}
+    for file in sorted(where.glob("*.prof")):
+        by_role.setdefault(file.stem.rpartition("-")[2], []).append(str(file))
+    for role, files in sorted(by_role.items()):
+        stats = pstats.Stats(*files, stream=out).strip_dirs()
+        total = getattr(stats, "total_tt", 0.0)
+        for order, what in (("tottime", "own time"), ("cumulative", "cumulative time")):
+            print(
+                f"\n=== {role}: top {top} by {what} ({len(files)} run(s), "
+                f"{total:.3f} s profiled in all, wall clock) ===",
+                file=out,
+            )
+            mark = out.tell()
+            stats.sort_stats(order).print_stats(top)
+            # Keep the table, not pstats' preamble (file names, totals).
+            text = out.getvalue()[mark:]
+            out.seek(mark)
+            out.truncate()
+            lines = text.splitlines()
+            start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+            print("\n".join(line for line in lines[start:] if line.strip()), file=out)
+    if redis_stats:
+        usec = sum(v["usec"] for v in redis_stats.values())
+        print(
+            f"\n=== redis-server: commands by time, the whole run ({usec / 1e3:.1f} ms) ===",
+            file=out,
+        )
+        print(f"{'command':>18} {'calls':>9} {'ms':>9} {'us/call':>8} {'share':>6}", file=out)
+        for command, values in sorted(redis_stats.items(), key=lambda kv: -kv[1]["usec"])[:top]:
+            print(
+                f"{command:>18} {values['calls']:>9.0f} {values['usec'] / 1e3:>9.1f} "
+                f"{values['usec'] / max(1, values['calls']):>8.2f} "
+                f"{values['usec'] / max(1, usec):>6.1%}",
+                file=out,
+            )
+    return out.getvalue()
+
+
 def print_table(medians: dict[tuple[str, str], dict[str, float]]) -> None:
-    print(f"\n{'scenario':16} {'server':15} {'headline':>22} {'x relay':>8}  details (medians)")
+    print(
+        f"\n{'scenario':20} {'server':17} {'headline':>22} {'x relay':>8} {'x single':>8}"
+        "  details (medians)"
+    )
     for (scenario, kind), values in medians.items():
         key = HEADLINE[scenario]
         base = medians.get((scenario, "relay"), {}).get(key, float("nan"))
@@ -422,7 +579,19 @@ def print_table(medians: dict[tuple[str, str], dict[str, float]]) -> None:
         line = medians.get((scenario.removeprefix("web-"), kind), {}).get(key)
         if scenario.startswith("web-") and line:
             details = f"x line protocol={values[key] / line:.2f}, " + details
-        print(f"{scenario:16} {kind:15} {key}={values[key]:>10.4g} {ratio:8.2f}  {details}")
+        single = ""
+        if scenario.startswith("cluster-"):
+            # The cost of the Redis hop: against one asyncchat node without Redis.
+            alone = medians.get((scenario, "asyncchat"), {})
+            if alone.get(key):
+                single = f"{values[key] / alone[key]:8.2f}"
+            cpu = alone.get("cpu_ns_per_delivery")
+            if cpu and "cpu_ns_per_delivery" in values:
+                details = (
+                    f"cpu/delivery x single={values['cpu_ns_per_delivery'] / cpu:.2f}, " + details
+                )
+        headline = f"{key}={values[key]:>10.4g}"
+        print(f"{scenario:20} {kind:17} {headline} {ratio:8.2f} {single:>8}  {details}")
 
 
 if __name__ == "__main__":
