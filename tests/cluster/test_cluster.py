@@ -328,3 +328,17 @@ async def test_signing_in_on_another_node_takes_over_the_ghost_once(node: StartS
         "*** Alice joined (2 online)",
         "<Alice> back",
     ]
+
+
+async def test_many_names_claimed_at_once_all_get_their_hello(node: StartServer) -> None:
+    """More claims in flight than the link has connections to Redis: they wait for
+    one, the node does not take it for Redis failing."""
+    a = await node()
+    count = 150
+    clients = [await Client.connect(a.port) for _ in range(count)]
+    for client in clients:
+        await client.line()
+    for i, client in enumerate(clients):
+        client.send(f"user{i}")
+    hellos = await asyncio.gather(*(client.line() for client in clients))
+    assert all(hello.startswith(f"*** Hello user{i}!") for i, hello in enumerate(hellos))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import types
 import typing
 from enum import Enum
@@ -136,7 +137,8 @@ def _said(fields: Any) -> Said | None:
         )
     ):
         return None
-    record = Record(room, time, sender, text, action, id)
+    # Interned: the history cache keeps lines under its own room string, by identity.
+    record = Record(sys.intern(room), time, sender, text, action, id)
     return Said(record, shown, tuple((k, v) for k, v in tags))
 
 

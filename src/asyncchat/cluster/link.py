@@ -62,6 +62,8 @@ BACKOFF_MOST = 5.0
 MAX_QUEUED = 10_000
 """Entries waiting to be written: past it, what a user does is refused as degraded."""
 BATCH = 500
+CONNECTIONS = 32
+"""Connections to Redis at most: the reader's, the writer's, claims waiting their turn."""
 COMMAND_TIMEOUT = 5.0
 
 
@@ -150,19 +152,21 @@ class Link:
         self.up = False
         self._rooms, self._lines, self._keep = rooms, lines, keep
         self._history_rooms = max(1, most // keep)
-        self._redis = aioredis.from_url(
+        # Blocking: a burst of claims waits for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=CONNECTIONS,
+            timeout=COMMAND_TIMEOUT,
             socket_timeout=COMMAND_TIMEOUT,
             socket_connect_timeout=COMMAND_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
         )
+        self._redis = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
         self._claim = self._redis.register_script(scripts.CLAIM)
         self._release = self._redis.register_script(scripts.RELEASE)
         self._beat = self._redis.register_script(scripts.BEAT)
         self._reap = self._redis.register_script(scripts.REAP)
         self._snapshot = self._redis.register_script(scripts.SNAPSHOT)
         self._append = self._redis.register_script(scripts.APPEND)
-        self._trim_rooms = self._redis.register_script(scripts.TRIM_ROOMS)
         self._queue: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -344,7 +348,6 @@ class Link:
 
     async def _send(self, batch: list[Outgoing]) -> None:
         node = str(self.node)
-        said = False
         async with self._redis.pipeline(transaction=True) as pipe:
             sessions = self._key("sessions")
             for entry in batch:
@@ -364,29 +367,19 @@ class Link:
                         pipe.hdel(f"{PREFIX}:{table}", key)
                     else:
                         pipe.hset(f"{PREFIX}:{table}", key, value)
-                for record in entry.history:
-                    pipe.xadd(
-                        f"{PREFIX}:history:{record.room}",
-                        {"r": record_json(record)},
-                        maxlen=self._keep,
-                        approximate=False,
-                    )
-                    pipe.zadd(f"{PREFIX}:rooms", {record.room: record.time})
-                    said = True
                 data = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
+                lines: list[str | float] = []
+                for record in entry.history:  # written by the same script as the entry
+                    lines += (record.room, record.time, record_json(record))
                 await self._append(
-                    keys=[f"{PREFIX}:log", f"{PREFIX}:log-seq"],
-                    args=[LOG_LENGTH, node, data],
+                    keys=[f"{PREFIX}:log", f"{PREFIX}:log-seq", f"{PREFIX}:rooms"],
+                    args=[LOG_LENGTH, node, data, PREFIX, self._keep, self._history_rooms, *lines],
                     client=pipe,
                 )
                 for id, keys in entry.release:
                     await self._release(
                         keys=[self._key("held")], args=[f"{id} ", *keys], client=pipe
                     )
-            if said:
-                await self._trim_rooms(
-                    keys=[f"{PREFIX}:rooms"], args=[PREFIX, self._history_rooms], client=pipe
-                )
             await pipe.execute()
 
     async def _read(self) -> None:

@@ -72,11 +72,27 @@ return {lost, gone}
 """
 
 APPEND = """
--- KEYS: log, its sequence counter. ARGV: log length, origin node, entry JSON.
+-- KEYS: log, its sequence counter, rooms zset.
+-- ARGV: log length, origin node, entry JSON, prefix, lines a room keeps, rooms
+-- with history at most, then (room, time, line JSON) for each public line said.
 -- Each entry carries the log's next sequence number: a reader that sees one
--- missing knows entries were trimmed before it read them.
+-- missing knows entries were trimmed before it read them. The lines go to
+-- their rooms' history in the same step; the least recently active rooms past
+-- the limit lose theirs.
 local n = redis.call('INCR', KEYS[2])
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'o', ARGV[2], 'n', n, 'd', ARGV[3])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'o', ARGV[2], 'n', n,
+                      'd', ARGV[3])
+if #ARGV > 6 then
+  for i = 7, #ARGV, 3 do
+    redis.call('XADD', ARGV[4] .. ':history:' .. ARGV[i], 'MAXLEN', ARGV[5], '*', 'r', ARGV[i + 2])
+    redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
+  end
+  while redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[6]) do
+    local oldest = redis.call('ZPOPMIN', KEYS[3])
+    redis.call('DEL', ARGV[4] .. ':history:' .. oldest[1])
+  end
+end
+return id
 """
 
 REAP = """
@@ -126,14 +142,4 @@ end
 return {id, sessions, redis.call('HGETALL', KEYS[3]), redis.call('HVALS', KEYS[4]),
         redis.call('HVALS', KEYS[5]), redis.call('HVALS', KEYS[6]), history,
         tonumber(redis.call('GET', KEYS[8]) or '0'), live}
-"""
-
-TRIM_ROOMS = """
--- KEYS: rooms zset. ARGV: prefix, most rooms with history.
--- The least recently active rooms lose their history past the limit.
-while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) do
-  local oldest = redis.call('ZPOPMIN', KEYS[1])
-  redis.call('DEL', ARGV[1] .. ':history:' .. oldest[1])
-end
-return 0
 """
