@@ -135,7 +135,10 @@ def name_keys(name: Name) -> list[str]:
 
 
 def record_json(record: Record) -> str:
-    return json.dumps(dump(record), ensure_ascii=False, separators=(",", ":"))
+    """A history line as `codec.load_record` reads it (written out: one per line said)."""
+    r = record
+    fields = [r.room, r.time, r.sender, r.text, r.action, r.id]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 class Link:
