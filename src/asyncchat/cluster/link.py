@@ -62,8 +62,10 @@ BACKOFF_MOST = 5.0
 MAX_QUEUED = 10_000
 """Entries waiting to be written: past it, what a user does is refused as degraded."""
 BATCH = 500
-CONNECTIONS = 32
-"""Connections to Redis at most: the reader's, the writer's, claims waiting their turn."""
+CONNECTIONS = 64
+"""Connections to Redis at most: the reader's, the writer's, the heartbeat's, claims'."""
+CLAIMS = 48
+"""Name claims and releases in flight at once; more wait for one to finish."""
 COMMAND_TIMEOUT = 5.0
 
 
@@ -155,15 +157,16 @@ class Link:
         self.up = False
         self._rooms, self._lines, self._keep = rooms, lines, keep
         self._history_rooms = max(1, most // keep)
-        # Blocking: a burst of claims waits for a connection instead of failing.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        self._redis = aioredis.from_url(
             url,
             max_connections=CONNECTIONS,
-            timeout=COMMAND_TIMEOUT,
             socket_timeout=COMMAND_TIMEOUT,
             socket_connect_timeout=COMMAND_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
         )
-        self._redis = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        # A burst of claims waits its turn here rather than exhaust the pool (a
+        # blocking pool would make every command of the hot path wait on a condition).
+        self._claiming = asyncio.Semaphore(CLAIMS)
         self._claim = self._redis.register_script(scripts.CLAIM)
         self._release = self._redis.register_script(scripts.RELEASE)
         self._beat = self._redis.register_script(scripts.BEAT)
@@ -267,11 +270,12 @@ class Link:
             raise Unreachable
         value = f"{id} {name.display}"
         try:
-            status, info = await self._claim(
-                keys=[*name_keys(name), self._key("held")],
-                args=[value, f"{id} ", int(TTL * 1000), int(force)],
-                client=self._redis,
-            )
+            async with self._claiming:
+                status, info = await self._claim(
+                    keys=[*name_keys(name), self._key("held")],
+                    args=[value, f"{id} ", int(TTL * 1000), int(force)],
+                    client=self._redis,
+                )
         except (RedisError, OSError) as problem:
             self._fail(problem)
             raise Unreachable from None
@@ -283,9 +287,10 @@ class Link:
         """Give names up now (a claim that was not used). A failure puts the link
         down: the reconnect gives up whatever this node holds for no one."""
         try:
-            await self._release(
-                keys=[self._key("held")], args=[f"{id} ", *keys], client=self._redis
-            )
+            async with self._claiming:
+                await self._release(
+                    keys=[self._key("held")], args=[f"{id} ", *keys], client=self._redis
+                )
         except (RedisError, OSError) as problem:
             self._fail(problem)
 
