@@ -10,8 +10,19 @@ from clustersupport import RedisServer, needs_redis
 from redis.asyncio import Redis
 from support import Client, StartServer
 
+from asyncchat.edge.server import ChatServer
+
 pytestmark = needs_redis
 ROOMS = ("first", "second", "third")
+
+
+async def alice_and_bob(node: StartServer) -> tuple[ChatServer, ChatServer, Client, Client]:
+    """Two nodes, Alice on the first and Bob on the second; Alice saw Bob arrive."""
+    a, b = await node(), await node()
+    alice = await Client.join(a.port, "Alice")
+    bob = await Client.join(b.port, "Bob")
+    assert await alice.line() == "*** Bob joined (2 online)"
+    return a, b, alice, bob
 
 
 async def test_users_on_two_nodes_chat_publicly_and_privately(node: StartServer) -> None:
@@ -84,10 +95,7 @@ async def test_a_name_taken_on_one_node_is_refused_on_another(node: StartServer)
 
 
 async def test_a_rename_is_seen_everywhere_and_frees_the_old_name(node: StartServer) -> None:
-    a, b = await node(), await node()
-    alice = await Client.join(a.port, "Alice")
-    bob = await Client.join(b.port, "Bob")
-    await alice.line()
+    _a, b, alice, bob = await alice_and_bob(node)
     alice.send("/nick Alicia")
     assert await alice.line() == "*** Alice is now Alicia"
     assert await bob.line() == "*** Alice is now Alicia"
@@ -104,10 +112,7 @@ async def test_a_rename_is_seen_everywhere_and_frees_the_old_name(node: StartSer
 
 
 async def test_topic_and_away_cross_nodes(node: StartServer) -> None:
-    a, b = await node(), await node()
-    alice = await Client.join(a.port, "Alice")
-    bob = await Client.join(b.port, "Bob")
-    await alice.line()
+    _a, b, alice, bob = await alice_and_bob(node)
     alice.send("/topic all about nodes")
     assert await bob.line() == "*** Alice set the topic of #lobby: all about nodes"
     await alice.line()
@@ -176,9 +181,7 @@ async def test_an_operator_on_one_node_acts_on_a_user_on_another(
     node: StartServer, who: str
 ) -> None:
     a, b = await node(oper=("Op",)), await node(oper=("Op",))
-    op = await Client.join(a.port, "Op")
-    op.send("/register sesame-open-42")
-    await op.until(lambda line: "registered" in line)
+    op = await register_operator(a.port)
     op.send("/identify sesame-open-42")
     await op.until(lambda line: "identified" in line or "already" in line)
     mallory = await Client.join(b.port, "Mallory")
@@ -208,10 +211,7 @@ async def test_an_operator_on_one_node_acts_on_a_user_on_another(
 async def test_an_account_registered_on_one_node_is_asked_for_on_another(
     node: StartServer,
 ) -> None:
-    a, b = await node(), await node()
-    alice = await Client.join(a.port, "Alice")
-    bob = await Client.join(b.port, "Bob")
-    await alice.line()
+    _a, b, alice, bob = await alice_and_bob(node)
     alice.send("/register open-sesame-42")
     await alice.until(lambda line: "registered" in line)
     await alice.close()
@@ -227,9 +227,7 @@ async def test_an_account_registered_on_one_node_is_asked_for_on_another(
 
 async def test_a_wall_reaches_every_node(node: StartServer) -> None:
     a, b = await node(oper=("Op",)), await node(oper=("Op",))
-    op = await Client.join(a.port, "Op")
-    op.send("/register sesame-open-42")
-    await op.until(lambda line: "registered" in line)
+    op = await register_operator(a.port)
     bob = await Client.join(b.port, "Bob")
     bob.send("/join #elsewhere")
     await bob.line()
@@ -238,10 +236,7 @@ async def test_a_wall_reaches_every_node(node: StartServer) -> None:
 
 
 async def test_a_node_shutting_down_says_its_users_left(node: StartServer) -> None:
-    a, b = await node(), await node()
-    alice = await Client.join(a.port, "Alice")
-    bob = await Client.join(b.port, "Bob")
-    await alice.line()
+    a, b, alice, bob = await alice_and_bob(node)
     await b.shutdown()
     assert await alice.line() == "*** Bob left (server shutting down)"
     assert (await bob.closed()).endswith(b"*** server is shutting down\r\n")
