@@ -93,6 +93,7 @@ class ClusterDispatcher(Dispatcher):
         "_history",
         "_kept",
         "_link",
+        "_reclaiming",
         "_senders",
         "_unsent",
         "node",
@@ -119,6 +120,7 @@ class ClusterDispatcher(Dispatcher):
         self._depth = 0
         self._claims: set[asyncio.Task[None]] = set()
         self._unsent: list[tuple[list[Any], list[KeptWrite]]] = []
+        self._reclaiming = False
 
     def handlers(self) -> Handlers:
         return Handlers(
@@ -196,12 +198,9 @@ class ClusterDispatcher(Dispatcher):
             payload["c"] = closes
         if sync is not None:
             payload["sync"] = [dump(state) for state in sync]
-        release = [(s.id, name_keys(Name(s.name, s.key))) for s in changes.gone]
+        release = [pair for s in changes.gone for pair in self._link.forget(self._keys_of(s.id, s))]
         for old in changes.renamed:
-            now = self._hub.session(old.id)
-            keep = set(name_keys(Name(now.name, now.key))) if now is not None else set()
-            freed = [k for k in name_keys(Name(old.name, old.key)) if k not in keep]
-            release.append((old.id, freed))
+            release += self._link.forget(self._keys_of(old.id, old))
         entry = Outgoing(
             payload,
             states=sync if sync is not None else changes.states,
@@ -215,6 +214,16 @@ class ClusterDispatcher(Dispatcher):
         )
         if not self._link.publish(entry):
             self.failed([entry])
+
+    def _keys_of(self, id: int, old: SessionState) -> list[str]:
+        """The name keys `old` held that session `id` does not hold now."""
+        now = self._hub.session(id)
+        keep = (
+            set(name_keys(Name(now.name, now.key)))
+            if now is not None and now.state is State.CHATTING
+            else set()
+        )
+        return [key for key in name_keys(Name(old.name, old.key)) if key not in keep]
 
     def claim(self, effect: ClaimName) -> None:
         session = self._hub.session(effect.session)
@@ -244,7 +253,7 @@ class ClusterDispatcher(Dispatcher):
         session = self._hub.session(effect.session)
         if session is None:
             if claimed is not None and claimed.holder is None:
-                await self._link.release(effect.session, name_keys(name))
+                await self._link.release(self._link.forget(name_keys(name)))
             return
         session.busy = False
         if claimed is None:
@@ -256,8 +265,10 @@ class ClusterDispatcher(Dispatcher):
             return
         self(self._hub.claimed(effect, claimed.holder))
         named = session.state is State.CHATTING and session.key == effect.key
-        if claimed.holder is None and not named:
-            await self._link.release(effect.session, name_keys(name))
+        if claimed.holder is None and not named:  # refused after all (mixed scripts, gone)
+            current = name_keys(Name(session.name, session.key)) if session.key else []
+            unused = [key for key in name_keys(name) if key not in current]
+            await self._link.release(self._link.forget(unused))
 
     def _evict_ghost(self, id: int) -> None:
         """A password took a name from session `id`, which this node may not have
@@ -470,35 +481,46 @@ class ClusterDispatcher(Dispatcher):
             self.reload(snapshot)
         mine = [self._cluster.state_of(s) for s in self._hub.named()]
         self._publish(sync=mine)
-        names = {s.id: Name(s.name, s.key) for s in self._hub.named()}
-        task = asyncio.get_running_loop().create_task(self._reclaim(names))
+        if self._reclaiming:
+            return
+        self._reclaiming = True
+        task = asyncio.get_running_loop().create_task(self._reclaim())
         self._claims.add(task)
         task.add_done_callback(self._claims.discard)
 
-    async def _reclaim(self, names: dict[int, Name]) -> None:
+    async def _reclaim(self) -> None:
+        def still(id: int, name: Name) -> bool:
+            session = self._hub.session(id)
+            return (
+                session is not None and session.state is State.CHATTING and session.key == name.key
+            )
+
         try:
-            lost = await self._link.reclaim(names)
+            lost = await self._link.reclaim(still)
         except Unreachable:
             return
+        finally:
+            self._reclaiming = False
         self.names_lost(lost)
 
     def reload(self, snapshot: Snapshot) -> None:
         """Others' sessions and topics as a snapshot has them."""
         listed = {state.id for state in snapshot.states}
-        for node in self._cluster.nodes() & snapshot.nodes:  # the others' syncs will come
-            gone = [s for s in self._cluster.sessions_of(node) if s.id not in listed]
-            self.local(self._hub.departed(gone, LeaveReason.CLOSED))
+        for node in self._cluster.nodes():
+            if node not in snapshot.alive:  # it died while this node was not reading
+                gone = self._cluster.sessions_of(node)
+                self.local(self._hub.departed(gone, LeaveReason.NODE_LOST))
+            elif node in snapshot.nodes:  # (one without its list yet will send a sync)
+                gone = [s for s in self._cluster.sessions_of(node) if s.id not in listed]
+                self.local(self._hub.departed(gone, LeaveReason.CLOSED))
         for state in snapshot.states:
             self._cluster.upsert(state)
         for room, topic in snapshot.topics.items():
             self._cluster.apply_topic(room, topic)
-        hub = self._hub
-        for account in snapshot.accounts:
-            hub.account_saved(account)
-        for ban in snapshot.bans:
-            self(hub.ban_saved(ban))
-        for mute in snapshot.mutes:
-            hub.mute_saved(mute)
+        self(self._hub.kept_reloaded(snapshot.accounts, snapshot.bans, snapshot.mutes))
+        for ops, _ in self._unsent:  # this node's own changes not yet written go on top
+            for op in ops:
+                self._kept_change(op)
 
     def names_lost(self, ids: list[int]) -> None:
         """Sessions here whose names Redis gave to others while this node was away."""

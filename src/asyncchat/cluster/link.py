@@ -49,6 +49,8 @@ except ImportError:  # pragma: no cover - the extra is not installed
 log = logging.getLogger(__name__)
 
 PREFIX = "asyncchat"
+NODE_BITS = 52 - NODE_SHIFT
+"""Node numbers are random below 2**NODE_BITS, so ids stay exact as JSON numbers."""
 HEARTBEAT = 2.0
 """Seconds between a node's beats."""
 TTL = 8.0
@@ -84,8 +86,8 @@ class Outgoing:
     history: list[Record] = field(default_factory=list)
     kept: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(hash, field, value): a value of None deletes the field."""
-    release: list[tuple[int, list[str]]] = field(default_factory=list)
-    """(session id, name keys it gives up), after the entry."""
+    release: list[tuple[str, str]] = field(default_factory=list)
+    """(name key, the claim's value) given up after the entry (see `Link.forget`)."""
     senders: tuple[int, ...] = ()
     """This node's sessions to tell if it cannot be written."""
     replace: bool = False
@@ -107,8 +109,10 @@ class Snapshot:
 
     last_id: str
     seq: int
+    alive: set[int]
+    """The other nodes alive."""
     nodes: set[int]
-    """The other nodes alive: their sessions are all in `states`."""
+    """Those whose sessions are all in `states` (the others have yet to say)."""
     states: list[SessionState]
     topics: dict[str, str]
     accounts: list[Account]
@@ -184,6 +188,10 @@ class Link:
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self._seq = 0
+        self._held: dict[str, str] = {}
+        """Name key → the value of this node's claim on it: what Redis should hold."""
+        self._claims_made = 0
+        self._epoch = 0
         self._uncertain: list[Outgoing] = []
         """The batch in flight when Redis failed: written or not, the log will say."""
         self._sent_after = "0-0"
@@ -195,12 +203,8 @@ class Link:
     async def open(self) -> Snapshot:
         """Join the cluster: a node number, liveness, and the cluster as it is."""
         try:
-            while True:  # a number no live node has (the counter may be behind: see BEAT)
-                self.node = int(await self._redis.incr(f"{PREFIX}:next-node"))
-                if self.node >= 1 << (52 - NODE_SHIFT):
-                    raise RuntimeError(
-                        f"node numbers ran out in {self.url}: reset {PREFIX}:next-node"
-                    )
+            while True:  # random, so even a Redis that lost its data hands out no live one
+                self.node = random.randrange(1, 1 << NODE_BITS)
                 if await self._redis.set(self._key("node"), "1", nx=True, px=int(TTL * 1000)):
                     break
             await self._beat(
@@ -240,21 +244,20 @@ class Link:
             self._key("held"),
             self._key("lost"),
             f"{PREFIX}:nodes",
-            f"{PREFIX}:next-node",
         ]
 
     async def snapshot(self) -> Snapshot:
         keys = [f"{PREFIX}:{k}" for k in ("nodes", "log", "topics", "accounts", "bans", "mutes")]
         keys += [f"{PREFIX}:rooms", f"{PREFIX}:log-seq"]
         args: list[str | int] = [PREFIX, self.node, self._rooms, self._lines]
-        last, states, topics, accounts, bans, mutes, history, seq, live = await self._snapshot(
-            keys=keys, args=args, client=self._redis
-        )
+        found = await self._snapshot(keys=keys, args=args, client=self._redis)
+        last, states, topics, accounts, bans, mutes, history, seq, alive, listed = found
         pairs = iter(topics)
         return Snapshot(
             last.decode(),
             int(seq),
-            {int(node) for node in live},
+            {int(node) for node in alive},
+            {int(node) for node in listed},
             _each(load_state, states),
             {key.decode(): value.decode() for key, value in zip(pairs, pairs, strict=True)},
             _each(load_account, accounts),
@@ -265,60 +268,108 @@ class Link:
 
     async def claim(self, id: int, name: Name, force: bool) -> Claimed:
         """Claim a name for session `id` (`force`: from whoever holds it). Raises
-        Unreachable."""
-        if not self.up:
-            raise Unreachable
-        value = f"{id} {name.display}"
+        Unreachable. The claim counts as this node's from before it is sent, so a
+        reclaim running meanwhile does not give it up."""
+        self._claims_made += 1
+        value = f"{id} {self._claims_made} {name.display}"
+        keys = name_keys(name)
+        # Not over another session's claim: Redis will refuse this one (or, forced,
+        # take it: then it is this one's from the answer on).
+        before = {
+            key: old
+            for key in keys
+            if (old := self._held.get(key)) is None or old.startswith(f"{id} ")
+        }
+        self._held.update(dict.fromkeys(before, value))
         try:
             async with self._claiming:
+                if not self.up:
+                    raise Unreachable
                 status, info = await self._claim(
-                    keys=[*name_keys(name), self._key("held")],
+                    keys=[*keys, self._key("held")],
                     args=[value, f"{id} ", int(TTL * 1000), int(force)],
                     client=self._redis,
                 )
         except (RedisError, OSError) as problem:
+            self._restore(before, value)
             self._fail(problem)
             raise Unreachable from None
+        except Unreachable:
+            self._restore(before, value)
+            raise
         if status == b"taken":
+            self._restore(before, value)
             return Claimed(holder=info.decode())
+        self._held.update(dict.fromkeys(keys, value))
         return Claimed(displaced=int(info) if info else None)
 
-    async def release(self, id: int, keys: list[str]) -> None:
+    def _restore(self, before: dict[str, str | None], value: str) -> None:
+        for key, old in before.items():
+            if self._held.get(key) == value:
+                if old is None:
+                    del self._held[key]
+                else:
+                    self._held[key] = old
+
+    def forget(self, keys: list[str]) -> list[tuple[str, str]]:
+        """Keys this node gives up (a session left or changed names): each with the
+        claim it held, to release by that value."""
+        return [(key, value) for key in keys if (value := self._held.pop(key, None))]
+
+    async def release(self, pairs: list[tuple[str, str]]) -> None:
         """Give names up now (a claim that was not used). A failure puts the link
         down: the reconnect gives up whatever this node holds for no one."""
+        if not pairs:
+            return
         try:
             async with self._claiming:
                 await self._release(
-                    keys=[self._key("held")], args=[f"{id} ", *keys], client=self._redis
+                    keys=[self._key("held")],
+                    args=[part for pair in pairs for part in pair],
+                    client=self._redis,
                 )
         except (RedisError, OSError) as problem:
             self._fail(problem)
 
-    async def reclaim(self, names: dict[int, Name]) -> list[int]:
-        """After a cut: give up what this node holds that is not one of its sessions'
-        names now, and claim those names again; the sessions whose names are others'."""
-        wanted = {
-            key: f"{id} {name.display}".encode()
-            for id, name in names.items()
-            for key in name_keys(name)
-        }
+    async def reclaim(self, still: Callable[[int, Name], bool]) -> list[int]:
+        """After a cut: make Redis hold exactly what this node holds. Keys Redis has
+        for this node that it no longer claims are given up; claims Redis lost are
+        made again (`still(id, name)`: is the session still named so); returns the
+        sessions whose names others took meanwhile."""
         try:
             held: Any = await self._redis.hgetall(self._key("held"))
-            for raw_key, value in held.items():
-                key = bytes(raw_key).decode()
-                if wanted.get(key) != value:
-                    holder = bytes(value).decode().partition(" ")[0]
-                    await self._release(
-                        keys=[self._key("held")], args=[f"{holder} ", key], client=self._redis
-                    )
         except (RedisError, OSError) as problem:
             self._fail(problem)
             raise Unreachable from None
+        stray = []
+        for raw_key, raw_value in held.items():
+            key, value = bytes(raw_key).decode(), bytes(raw_value).decode()
+            if self._held.get(key) != value:
+                stray.append((key, value))
+        await self.release(stray)
+        missing = {
+            int(value.partition(" ")[0])
+            for key, value in self._held.items()
+            if held.get(key.encode()) != value.encode()
+        }
         lost = []
-        for id, name in names.items():
+        for id in missing:
+            name = next(iter(self._names_of(id)), None)
+            if name is None or not still(id, name):
+                continue
             if (await self.claim(id, name, False)).holder is not None:
                 lost.append(id)
+            elif not still(id, name):  # it left or renamed during the claim
+                await self.release(self.forget(name_keys(name)))
         return lost
+
+    def _names_of(self, id: int) -> list[Name]:
+        """The name session `id` holds here, from its claims' values."""
+        prefix = f"{id} "
+        for key, value in self._held.items():
+            if value.startswith(prefix) and key.startswith(f"{PREFIX}:name:"):
+                return [Name(value.split(" ", 2)[2], key.removeprefix(f"{PREFIX}:name:"))]
+        return []
 
     def publish(self, entry: Outgoing) -> bool:
         """Queue an entry; False if it cannot be: the link is down, or Redis is so far
@@ -334,6 +385,7 @@ class Link:
         return True
 
     async def _write(self) -> None:
+        epoch = self._epoch
         while not self._closing or self._queue:
             if not self.up:
                 return
@@ -346,6 +398,10 @@ class Link:
             try:
                 await self._send(batch)
             except (RedisError, OSError) as problem:
+                if epoch != self._epoch and self.up:  # it was cut and came back meanwhile
+                    if self._handlers is not None:
+                        self._handlers.failed(batch)
+                    return
                 failed = list(self._queue)  # never sent
                 self._queue.clear()
                 self._uncertain = batch
@@ -384,9 +440,11 @@ class Link:
                     args=[LOG_LENGTH, node, data, PREFIX, self._keep, self._history_rooms, *lines],
                     client=pipe,
                 )
-                for id, keys in entry.release:
+                if entry.release:
                     await self._release(
-                        keys=[self._key("held")], args=[f"{id} ", *keys], client=pipe
+                        keys=[self._key("held")],
+                        args=[part for pair in entry.release for part in pair],
+                        client=pipe,
                     )
             await pipe.execute()
 
@@ -428,6 +486,8 @@ class Link:
                 except (RedisError, OSError) as problem:
                     self._fail(problem)
                     return
+                except Exception:
+                    log.exception("could not reload after a gap")
 
     async def _heartbeat(self) -> None:
         while not self._closing:
@@ -461,6 +521,7 @@ class Link:
         if not self.up or self._closing:
             return
         self.up = False
+        self._epoch += 1
         self._wake.set()  # the writer sees it and ends
         log.warning("lost Redis at %s (%s); reconnecting", self.url, problem or type(problem))
         if self._handlers is not None:

@@ -1,16 +1,20 @@
 """The Lua scripts the nodes run in Redis: each is one atomic step.
 
-Name keys hold "GID DISPLAY" (the holding session's id, then the name as
-shown); a node's held hash maps each key it holds to that value, so its
-heartbeat refreshes only keys still its own (and sets again one that expired
-while it was away, if nobody took it).
+Name keys hold "GID CLAIM DISPLAY": the holding session's id, the number of
+the claim (a node counts them), the name as shown. A node's held hash maps
+each key it holds to that value, so its heartbeat refreshes only keys still
+its own (and sets again one that expired while it was away, if nobody took
+it), and a release deletes a key only if it still holds that very claim.
 """
 
 CLAIM = """
 -- KEYS: name key, look key, held hash. ARGV: value, "GID ", ttl ms, force (1/0)
 -- {'taken', the holder's name} or {'ok', the id of the session it was taken from}
 local mine = ARGV[2]
-local function holder(v) return string.sub(v, string.find(v, ' ', 1, true) + 1) end
+local function holder(v)
+  local first = string.find(v, ' ', 1, true)
+  return string.sub(v, string.find(v, ' ', first + 1, true) + 1)
+end
 local function owner(v) return string.match(v, '^(%d+) ') or '' end
 local ghost = ''
 local name = redis.call('GET', KEYS[1])
@@ -29,19 +33,19 @@ return {'ok', ghost}
 """
 
 RELEASE = """
--- KEYS: held hash. ARGV: "GID ", then the keys that GID gives up
-local mine = ARGV[1]
-for i = 2, #ARGV do
-  local v = redis.call('GET', ARGV[i])
-  if v and string.sub(v, 1, #mine) == mine then redis.call('DEL', ARGV[i]) end
-  local h = redis.call('HGET', KEYS[1], ARGV[i])
-  if h and string.sub(h, 1, #mine) == mine then redis.call('HDEL', KEYS[1], ARGV[i]) end
+-- KEYS: held hash. ARGV: (key, value) pairs: each key is given up if it still
+-- holds that value (a later claim of the same name by the same session stays).
+for i = 1, #ARGV, 2 do
+  if redis.call('GET', ARGV[i]) == ARGV[i + 1] then redis.call('DEL', ARGV[i]) end
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
 end
 return 0
 """
 
 BEAT = """
--- KEYS: node key, held hash, lost marker, nodes set, node counter. ARGV: ttl ms, node
+-- KEYS: node key, held hash, lost marker, nodes set. ARGV: ttl ms, node
 -- Keeps this node alive and its names held (one that expired while the node was
 -- away is set again if nobody took it); returns {was this node declared lost or
 -- forgotten (its key expired, or Redis lost its data), the ids of sessions whose
@@ -51,9 +55,6 @@ if lost == 1 then redis.call('DEL', KEYS[3]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then lost = 1 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[2])
-if tonumber(redis.call('GET', KEYS[5]) or '0') < tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[5], ARGV[2])  -- Redis lost its data: no new node gets this number
-end
 local gone = {}
 local held = redis.call('HGETALL', KEYS[2])
 for i = 1, #held, 2 do
@@ -74,7 +75,8 @@ return {lost, gone}
 APPEND = """
 -- KEYS: log, its sequence counter, rooms zset.
 -- ARGV: log length, origin node, entry JSON, prefix, lines a room keeps, rooms
--- with history at most, then (room, time, line JSON) for each public line said.
+-- with history at most, then (room, time, line JSON) for each public line said
+-- (rooms are ranked by Redis's clock, not the line's time).
 -- Each entry carries the log's next sequence number: a reader that sees one
 -- missing knows entries were trimmed before it read them. The lines go to
 -- their rooms' history in the same step; the least recently active rooms past
@@ -83,9 +85,11 @@ local n = redis.call('INCR', KEYS[2])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'o', ARGV[2], 'n', n,
                       'd', ARGV[3])
 if #ARGV > 6 then
+  local now = redis.call('TIME')  -- Redis's clock: the nodes' may disagree
+  local score = tonumber(now[1]) + tonumber(now[2]) / 1000000
   for i = 7, #ARGV, 3 do
     redis.call('XADD', ARGV[4] .. ':history:' .. ARGV[i], 'MAXLEN', ARGV[5], '*', 'r', ARGV[i + 2])
-    redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
+    redis.call('ZADD', KEYS[3], 'GT', score, ARGV[i])
   end
   while redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[6]) do
     local oldest = redis.call('ZPOPMIN', KEYS[3])
@@ -125,9 +129,11 @@ local id = '0-0'
 if #last > 0 then id = last[1][1] end
 local sessions = {}
 local live = {}
+local listed = {}
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', p .. ':node:' .. node) == 1 then
-    if redis.call('EXISTS', p .. ':sessions:' .. node) == 1 then table.insert(live, node) end
+    table.insert(live, node)
+    if redis.call('EXISTS', p .. ':sessions:' .. node) == 1 then table.insert(listed, node) end
     for _, state in ipairs(redis.call('HVALS', p .. ':sessions:' .. node)) do
       table.insert(sessions, state)
     end
@@ -141,5 +147,5 @@ for _, room in ipairs(rooms) do
 end
 return {id, sessions, redis.call('HGETALL', KEYS[3]), redis.call('HVALS', KEYS[4]),
         redis.call('HVALS', KEYS[5]), redis.call('HVALS', KEYS[6]), history,
-        tonumber(redis.call('GET', KEYS[8]) or '0'), live}
+        tonumber(redis.call('GET', KEYS[8]) or '0'), live, listed}
 """

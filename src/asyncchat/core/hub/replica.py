@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import logging
 
-from asyncchat.core.accounts import Account
+from asyncchat.core.accounts import Account, AccountBook
 from asyncchat.core.effects import Close, Delivery, Effect, ToRooms
 from asyncchat.core.events import LeaveReason, Left, Removed
 from asyncchat.core.hub.base import HubBase
-from asyncchat.core.moderation import Ban, BanKind, Mute, covers, parse_network
+from asyncchat.core.moderation import (
+    Ban,
+    BanKind,
+    BanList,
+    Mute,
+    MuteList,
+    covers,
+    parse_network,
+)
 from asyncchat.core.registry import MAX_CORRESPONDENTS, P, Session, State
 
 log = logging.getLogger(__name__)
@@ -86,8 +94,32 @@ class Replica(HubBase[P]):
     def ban_dropped(self, ban: Ban) -> None:
         self.bans.remove(ban.kind, ban.target)
 
+    def kept_reloaded(
+        self, accounts: list[Account], bans: list[Ban], mutes: list[Mute]
+    ) -> list[Effect]:
+        """The whole of the accounts, bans and mutes again (after a gap in the log):
+        what was dropped meanwhile goes, and a ban not known before removes whom it
+        covers here."""
+        known = {(ban.kind, ban.target) for ban in self.bans.active(self._clock())}
+        self.accounts = AccountBook(self.accounts.limit, accounts)
+        self.bans = BanList(self._config.max_bans, [])
+        self.mutes = MuteList(self._config.max_bans, mutes)
+        for session in self._sessions.values():
+            if session.account is not None and self.accounts.get(session.account) is None:
+                session.account = None
+        effects: list[Effect] = []
+        for ban in bans:
+            if (ban.kind, ban.target) in known:
+                self.bans.add(ban)
+            else:
+                effects += self.ban_saved(ban)
+        return effects
+
     def ban_saved(self, ban: Ban) -> list[Effect]:
-        """Another node's ban: this node's sessions it covers are removed."""
+        """Another node's ban: this node's sessions it covers are removed (an expired
+        one, as a snapshot may still hold, is not even kept)."""
+        if not ban.active(self._clock()):
+            return []
         self.bans.add(ban)
         if ban.kind is BanKind.NAME:
             online = self.directory.get(ban.target)
