@@ -3,10 +3,12 @@ node, an nc user on another, in one conversation."""
 
 from __future__ import annotations
 
-from clustersupport import needs_redis
+from clustersupport import RedisServer, needs_redis
 from ircsupport import IRC
 from support import Client, StartServer
 from websupport import WebUser
+
+from asyncchat.cluster.link import BACKOFF_MOST
 
 pytestmark = needs_redis
 
@@ -50,3 +52,23 @@ async def test_irc_web_and_line_users_on_two_nodes_talk(node: StartServer) -> No
     await web.send({"type": "who"})
     who = await web.of_type("online")
     assert sorted(who["names"]) == ["Irene", "Nick", "Webb"]
+
+
+async def test_an_irc_client_registering_while_degraded_is_told_to_try_later(
+    node: StartServer, redis: RedisServer
+) -> None:
+    a = await node(irc_port=0)
+    watcher = await Client.join(a.port, "Watcher")
+    await redis.stop()
+    await watcher.until(lambda line: line.startswith("*** the chat is degraded"))
+    irc = await IRC.connect(a.port_of("irc"))
+    irc.send("NICK Iris", "USER iris 0 * :Iris")
+    refused = (await irc.until(lambda m: m.command == "437"))[-1]
+    assert refused.params[1:] == (
+        "Iris",
+        "the chat is degraded; no name can be given now, try again in a moment",
+    )
+    await redis.start()
+    await watcher.until("*** the chat is back".__eq__, timeout=BACKOFF_MOST + 5)
+    irc.send("NICK Iris")  # what IRC clients do after 437: another NICK
+    await irc.until(lambda m: m.command == "001")

@@ -398,6 +398,8 @@ class Personal:
                 return [self.text_numeric("433", state.target or "*", why)]
             case ErrorCode.NAME_TAKEN:
                 return [self.text_numeric("433", state.target or "*", text)]
+            case ErrorCode.DEGRADED if state.nick == "*":  # registering: try again later
+                return [self.text_numeric("437", state.target or "*", text)]
             case ErrorCode.BAD_NAME:
                 return [self.text_numeric("432", state.target or "*", text)]
             case ErrorCode.NO_SUCH_USER | ErrorCode.SELF_MESSAGE:
