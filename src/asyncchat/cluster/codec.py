@@ -178,6 +178,13 @@ def load_mute(text: str | bytes) -> Mute:
     return cast(Mute, _load_json(Mute, text))
 
 
+def dump_record(record: Record) -> str:
+    """A history line (one per line said, so written out rather than by `dump`)."""
+    r = record
+    fields = [r.room, r.time, r.sender, r.text, r.action, r.id]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
 def load_record(text: str | bytes) -> Record:
     return cast(Record, _load_json(Record, text))
 

@@ -212,22 +212,8 @@ class ClusterDirectory(Registry[P]):
         found = self._rooms.get(room)
         return len(found.members) + len(found.remote) if isinstance(found, SharedRoom) else 0
 
-    def away(self, room: str) -> frozenset[str]:
-        found = self._rooms.get(room)
-        if not isinstance(found, SharedRoom):
-            return frozenset()
-        everyone = (*found.members, *found.remote)
-        return frozenset(s.name for s in everyone if s.away is not None)
-
     def remote(self, id: int) -> Session[P] | None:
         return self._remote.get(id)
-
-    def rooms(self) -> tuple[tuple[str, int], ...]:
-        listed = ((room.name, self.head_count(key)) for key, room in self._rooms.items())
-        return tuple(sorted(listed, key=lambda pair: pair[0].casefold()))
-
-    def __len__(self) -> int:
-        return len(self._by_key)
 
     # What other nodes publish.
 

@@ -25,7 +25,8 @@ from typing import Any
 from asyncchat.cluster import scripts
 from asyncchat.cluster.codec import (
     BadEntry,
-    dump,
+    dump_record,
+    dump_state,
     load_account,
     load_ban,
     load_mute,
@@ -138,13 +139,6 @@ class Handlers:
 
 def name_keys(name: Name) -> list[str]:
     return [f"{PREFIX}:name:{name.key}", f"{PREFIX}:look:{name.skeleton}"]
-
-
-def record_json(record: Record) -> str:
-    """A history line as `codec.load_record` reads it (written out: one per line said)."""
-    r = record
-    fields = [r.room, r.time, r.sender, r.text, r.action, r.id]
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 class Link:
@@ -418,7 +412,7 @@ class Link:
                 if entry.replace:
                     pipe.delete(sessions)
                 for state in entry.states:
-                    pipe.hset(sessions, str(state.id), json.dumps(dump(state), ensure_ascii=False))
+                    pipe.hset(sessions, str(state.id), dump_state(state))
                 if entry.gone:
                     pipe.hdel(sessions, *(str(id) for id in entry.gone))
                 for room, topic in entry.topics.items():
@@ -434,7 +428,7 @@ class Link:
                 data = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
                 lines: list[str | float] = []
                 for record in entry.history:  # written by the same script as the entry
-                    lines += (record.room, record.time, record_json(record))
+                    lines += (record.room, record.time, dump_record(record))
                 await self._append(
                     keys=[f"{PREFIX}:log", f"{PREFIX}:log-seq", f"{PREFIX}:rooms"],
                     args=[LOG_LENGTH, node, data, PREFIX, self._keep, self._history_rooms, *lines],

@@ -6,20 +6,15 @@ Pure: the edge drains these after each hub call (cluster/dispatch.py).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from asyncchat.cluster.codec import dump
+from asyncchat.cluster.codec import dump, dump_kept
 from asyncchat.core.accounts import Account
 from asyncchat.core.events import Record
 from asyncchat.core.moderation import Ban, Mute
 
 KeptWrite = tuple[str, str, str | None]
 """(hash, field, JSON value or None to delete)."""
-
-
-def _json(item: Account | Ban | Mute) -> str:
-    return json.dumps(dump(item), ensure_ascii=False, separators=(",", ":"))
 
 
 def ban_field(ban: Ban) -> str:
@@ -64,7 +59,7 @@ class SharedKept:
 
     def save_account(self, account: Account) -> None:
         self._ops.append(["account", dump(account)])
-        self._writes.append(("accounts", account.key, _json(account)))
+        self._writes.append(("accounts", account.key, dump_kept(account)))
 
     def drop_account(self, key: str) -> None:
         self._ops.append(["drop-account", key])
@@ -72,7 +67,7 @@ class SharedKept:
 
     def save_ban(self, ban: Ban) -> None:
         self._ops.append(["ban", dump(ban)])
-        self._writes.append(("bans", ban_field(ban), _json(ban)))
+        self._writes.append(("bans", ban_field(ban), dump_kept(ban)))
 
     def drop_ban(self, ban: Ban) -> None:
         self._ops.append(["drop-ban", dump(ban)])
@@ -80,7 +75,7 @@ class SharedKept:
 
     def save_mute(self, mute: Mute) -> None:
         self._ops.append(["mute", dump(mute)])
-        self._writes.append(("mutes", mute.key, _json(mute)))
+        self._writes.append(("mutes", mute.key, dump_kept(mute)))
 
     def drop_mute(self, key: str) -> None:
         self._ops.append(["drop-mute", key])

@@ -205,7 +205,11 @@ class Registry(Generic[P]):
         return len(found.members) if found is not None else 0
 
     def away(self, room: str) -> frozenset[str]:
-        return frozenset(s.name for s in self.members(room) if s.away is not None)
+        return frozenset(s.name for s in self.members_everywhere(room) if s.away is not None)
+
+    def members_everywhere(self, room: str) -> Collection[Session[P]]:
+        """Everyone in the room (in one process: its members)."""
+        return self.members(room)
 
     def set_away(self, session: Session[P], message: str | None) -> None:
         session.away = message
@@ -236,5 +240,5 @@ class Registry(Generic[P]):
 
     def rooms(self) -> tuple[tuple[str, int], ...]:
         """Every room with its head count, sorted by name without case."""
-        listed = ((room.name, len(room.members)) for room in self._rooms.values())
+        listed = ((room.name, self.head_count(key)) for key, room in self._rooms.items())
         return tuple(sorted(listed, key=lambda pair: pair[0].casefold()))
